@@ -1,0 +1,638 @@
+//! The circuit breaker: admission, outcomes, and the state machine.
+
+use core::future::Future;
+use core::time::Duration;
+
+use crate::clock::Clock;
+use crate::config::{Config, ConfigError, Params};
+use crate::error::{CircuitBroken, Error};
+use crate::metrics::Metrics;
+use crate::outcome::{Classify, DefaultClassifier, Outcome};
+use crate::permit::{OwnedPermit, Permit};
+use crate::ramp;
+use crate::state::{Phase, State, Word};
+use crate::sync::{AtomicU64, Ordering};
+use crate::window::Window;
+
+/// Declares a constructor that is `const` except under loom, whose atomics
+/// cannot be built in const context.
+macro_rules! constructor {
+    ($(#[$meta:meta])* $vis:vis fn $($rest:tt)*) => {
+        #[cfg(not(loom))]
+        $(#[$meta])* $vis const fn $($rest)*
+        #[cfg(loom)]
+        $(#[$meta])* $vis fn $($rest)*
+    };
+}
+
+/// A circuit breaker: aiomisc's Passing / Broken / Recovering state machine over
+/// a sliding window of `BUCKETS` buckets, on atomics only.
+///
+/// Build it with [`new`](CircuitBreaker::new) (a `const fn`, so it can be a
+/// `static`) or [`try_new`](CircuitBreaker::try_new); share it by reference;
+/// call through it with [`call`](Self::call), [`call_async`](Self::call_async)
+/// or [`try_acquire`](Self::try_acquire). It is `Sync` when its clock is.
+///
+/// See the [crate docs](crate) for the rules it follows.
+#[derive(Debug)]
+pub struct CircuitBreaker<C: Clock, const BUCKETS: usize = 10> {
+    /// The state word ([`Word`]). `SeqCst` throughout: a Recovering admission
+    /// is valid only if this word did not change around its credit CAS, which
+    /// needs the store-load order only `SeqCst` gives. On the hot path it is a
+    /// plain load on x86 and `ldar` on AArch64, the same as `Acquire`.
+    state: AtomicU64,
+    /// Recovering ramp credit ([`Credit`]).
+    credit: AtomicU64,
+    window: Window<BUCKETS>,
+    counters: Counters,
+    params: Params,
+    clock: C,
+}
+
+/// Admission and outcome counters. `Relaxed`: each is an independent tally
+/// that orders nothing else; exact totals come from the RMWs alone.
+#[derive(Debug)]
+struct Counters {
+    passing: AtomicU64,
+    broken: AtomicU64,
+    recovering_ok: AtomicU64,
+    recovering_failed: AtomicU64,
+    ignored: AtomicU64,
+    late: AtomicU64,
+    trips: AtomicU64,
+}
+
+impl Counters {
+    constructor! {
+        fn new() -> Counters {
+            Counters {
+                passing: AtomicU64::new(0),
+                broken: AtomicU64::new(0),
+                recovering_ok: AtomicU64::new(0),
+                recovering_failed: AtomicU64::new(0),
+                ignored: AtomicU64::new(0),
+                late: AtomicU64::new(0),
+                trips: AtomicU64::new(0),
+            }
+        }
+    }
+}
+
+fn bump(counter: &AtomicU64) {
+    counter.fetch_add(1, Ordering::Relaxed);
+}
+
+/// The Recovering ramp's credit word:
+///
+/// ```text
+///  63      60 59                                                       0
+/// +----------+----------------------------------------------------------+
+/// | epoch: 4 |  credit: calls owed, Q32 fixed point (saturating)         |
+/// +----------+----------------------------------------------------------+
+/// ```
+///
+/// Every attempt adds `p(e)`; an attempt that brings the credit to 1 is
+/// admitted and takes 1 away. So the admitted count never strays 1 from the
+/// sum of `p` over the attempts. The epoch tag resets the credit for each
+/// Recovering state without a separate reset step racing the first attempts.
+struct Credit;
+
+impl Credit {
+    const SHIFT: u32 = 60;
+    const MASK: u64 = (1 << Self::SHIFT) - 1;
+
+    const fn balance(word: u64, epoch: u64) -> u64 {
+        if word >> Self::SHIFT == epoch {
+            word & Self::MASK
+        } else {
+            0
+        }
+    }
+
+    const fn word(epoch: u64, balance: u64) -> u64 {
+        (epoch << Self::SHIFT) | balance
+    }
+}
+
+/// Reads the clock at most once per operation, and only if needed.
+struct Now<'a, C: Clock> {
+    clock: &'a C,
+    read: Option<u64>,
+}
+
+impl<'a, C: Clock> Now<'a, C> {
+    fn new(clock: &'a C) -> Self {
+        Now { clock, read: None }
+    }
+
+    fn get(&mut self) -> u64 {
+        *self.read.get_or_insert_with(|| self.clock.now().as_nanos())
+    }
+}
+
+impl<C: Clock> CircuitBreaker<C> {
+    constructor! {
+        /// A breaker with the default 10 buckets.
+        ///
+        /// # Panics
+        ///
+        /// If `config` is invalid, with the [`ConfigError`] message naming the
+        /// field and the rule. In a `static` or `const`, that is a compile
+        /// error. Use [`try_new`](Self::try_new) to handle it instead.
+        ///
+        /// # Examples
+        ///
+        /// ```
+        /// use core::time::Duration;
+        /// use breaker_core::{CircuitBreaker, Config, MockClock, State};
+        ///
+        /// static CLOCK: MockClock = MockClock::new();
+        /// static BREAKER: CircuitBreaker<&MockClock> =
+        ///     CircuitBreaker::new(Config::new(0.2, Duration::from_secs(20)), &CLOCK);
+        /// assert_eq!(BREAKER.state(), State::Passing);
+        /// ```
+        pub fn new(config: Config, clock: C) -> Self {
+            Self::with_buckets(config, clock)
+        }
+    }
+
+    constructor! {
+        /// A breaker with the default 10 buckets, or the reason `config` is
+        /// invalid.
+        ///
+        /// # Errors
+        ///
+        /// [`ConfigError`] naming the first invalid field and the rule it
+        /// broke. The clock is not dropped in that case (a `const fn` cannot
+        /// drop a generic value); clocks are usually references or zero-sized.
+        pub fn try_new(config: Config, clock: C) -> Result<Self, ConfigError> {
+            Self::try_with_buckets(config, clock)
+        }
+    }
+}
+
+impl<C: Clock, const BUCKETS: usize> CircuitBreaker<C, BUCKETS> {
+    constructor! {
+        /// A breaker whose window has `BUCKETS` buckets (1 to 1024).
+        ///
+        /// # Panics
+        ///
+        /// As [`new`](CircuitBreaker::new).
+        pub fn with_buckets(config: Config, clock: C) -> Self {
+            match config.validate(BUCKETS, C::RESOLUTION) {
+                Ok(params) => Self::from_params(params, clock),
+                Err(e) => {
+                    core::mem::forget(clock);
+                    panic!("{}", e.message())
+                }
+            }
+        }
+    }
+
+    constructor! {
+        /// A breaker whose window has `BUCKETS` buckets, or the reason `config`
+        /// is invalid.
+        ///
+        /// # Errors
+        ///
+        /// As [`try_new`](CircuitBreaker::try_new).
+        pub fn try_with_buckets(config: Config, clock: C) -> Result<Self, ConfigError> {
+            match config.validate(BUCKETS, C::RESOLUTION) {
+                Ok(params) => Ok(Self::from_params(params, clock)),
+                Err(e) => {
+                    core::mem::forget(clock);
+                    Err(e)
+                }
+            }
+        }
+    }
+
+    constructor! {
+        fn from_params(params: Params, clock: C) -> Self {
+            CircuitBreaker {
+                state: AtomicU64::new(Word::UNSTARTED.0),
+                credit: AtomicU64::new(0),
+                window: Window::new(),
+                counters: Counters::new(),
+                params,
+                clock,
+            }
+        }
+    }
+
+    /// The configuration, with defaults made explicit.
+    pub fn config(&self) -> Config {
+        self.params.config()
+    }
+
+    /// The clock the breaker reads.
+    pub fn clock(&self) -> &C {
+        &self.clock
+    }
+
+    /// The state now. Reading it applies any transition that time alone has
+    /// caused (Broken to Recovering at the deadline, the end of the ramp).
+    pub fn state(&self) -> State {
+        self.settle(&mut Now::new(&self.clock)).phase().state()
+    }
+
+    /// Asks to make one call. On admission, the returned [`Permit`] must be
+    /// given the call's outcome; dropping it records [`Outcome::Ignored`].
+    ///
+    /// # Errors
+    ///
+    /// [`CircuitBroken`] when the breaker is Broken, or Recovering and this
+    /// attempt is not in the admitted sample.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use core::time::Duration;
+    /// use breaker_core::{CircuitBreaker, Config, MockClock};
+    ///
+    /// let breaker = CircuitBreaker::new(Config::new(0.5, Duration::from_secs(1)), MockClock::new());
+    /// let permit = breaker.try_acquire().expect("a new breaker admits");
+    /// let reply: Result<u32, &str> = Ok(7); // the call itself, made while holding the permit
+    /// match reply {
+    ///     Ok(_) => permit.success(),
+    ///     Err(_) => permit.failure(),
+    /// }
+    /// assert_eq!(breaker.metrics().successes, 1);
+    /// ```
+    pub fn try_acquire(&self) -> Result<Permit<'_, C, BUCKETS>, CircuitBroken> {
+        let word = self.admit()?;
+        Ok(Permit::new(self, word))
+    }
+
+    /// [`try_acquire`](Self::try_acquire) for a breaker behind a handle such as
+    /// `Arc` or `&'static`: the permit owns the handle, so it can be kept in a
+    /// `'static` future (a tower service's response future, say).
+    ///
+    /// # Errors
+    ///
+    /// As [`try_acquire`](Self::try_acquire).
+    pub fn try_acquire_owned<H>(handle: H) -> Result<OwnedPermit<H, C, BUCKETS>, CircuitBroken>
+    where
+        H: core::ops::Deref<Target = Self>,
+    {
+        let word = handle.admit()?;
+        Ok(OwnedPermit::new(handle, word))
+    }
+
+    /// Calls `f` if the breaker admits it, and records its outcome (`Ok` is a
+    /// success, `Err` a failure).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Broken`] without calling `f` when the breaker rejects the call;
+    /// [`Error::Inner`] with `f`'s own error, untouched, when `f` fails.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use core::time::Duration;
+    /// use breaker_core::{CircuitBreaker, Config, Error, MockClock};
+    ///
+    /// let breaker = CircuitBreaker::new(
+    ///     Config::new(0.5, Duration::from_secs(10)).min_calls(2).passing_time(Duration::ZERO),
+    ///     MockClock::new(),
+    /// );
+    /// assert_eq!(breaker.call(|| Err::<(), _>("timeout")), Err(Error::Inner("timeout")));
+    /// assert_eq!(breaker.call(|| Err::<(), _>("timeout")), Err(Error::Inner("timeout")));
+    /// let rejected = breaker.call(|| Ok::<_, &str>(1)).unwrap_err();
+    /// assert_eq!(rejected.broken().unwrap().retry_after(), Duration::from_secs(10));
+    /// ```
+    pub fn call<T, E, F>(&self, f: F) -> Result<T, Error<E>>
+    where
+        F: FnOnce() -> Result<T, E>,
+    {
+        self.call_with(DefaultClassifier, f)
+    }
+
+    /// [`call`](Self::call) with a classifier deciding how the result counts.
+    /// The caller still gets `f`'s result as it was.
+    ///
+    /// # Errors
+    ///
+    /// As [`call`](Self::call).
+    pub fn call_with<T, E, K, F>(&self, classifier: K, f: F) -> Result<T, Error<E>>
+    where
+        K: Classify<T, E>,
+        F: FnOnce() -> Result<T, E>,
+    {
+        let permit = self.try_acquire()?;
+        let result = f();
+        permit.record(classifier.classify(&result));
+        result.map_err(Error::Inner)
+    }
+
+    /// Awaits `future` if the breaker admits it, and records its outcome.
+    ///
+    /// Admission happens at the first poll. The runtime adapters build their
+    /// `call` on this and add timers.
+    ///
+    /// # Errors
+    ///
+    /// As [`call`](Self::call).
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the returned future before it completes records
+    /// [`Outcome::Ignored`]: nothing is counted against the dependency, and in
+    /// Recovering the admission goes back to the ramp.
+    pub async fn call_async<T, E, Fut>(&self, future: Fut) -> Result<T, Error<E>>
+    where
+        Fut: Future<Output = Result<T, E>>,
+    {
+        self.call_async_with(DefaultClassifier, future).await
+    }
+
+    /// [`call_async`](Self::call_async) with a classifier.
+    ///
+    /// # Errors
+    ///
+    /// As [`call`](Self::call).
+    ///
+    /// # Cancel safety
+    ///
+    /// As [`call_async`](Self::call_async).
+    pub async fn call_async_with<T, E, K, Fut>(
+        &self,
+        classifier: K,
+        future: Fut,
+    ) -> Result<T, Error<E>>
+    where
+        K: Classify<T, E>,
+        Fut: Future<Output = Result<T, E>>,
+    {
+        let permit = self.try_acquire()?;
+        let result = future.await;
+        permit.record(classifier.classify(&result));
+        result.map_err(Error::Inner)
+    }
+
+    /// Time left until the breaker starts Recovering; zero unless it is Broken.
+    /// What a caller waiting to retry should sleep for.
+    pub fn retry_after(&self) -> Duration {
+        let mut now = Now::new(&self.clock);
+        let word = self.settle(&mut now);
+        self.remaining_broken(word, &mut now)
+    }
+
+    /// The state, the current window and every counter.
+    pub fn metrics(&self) -> Metrics {
+        let mut now = Now::new(&self.clock);
+        let word = self.settle(&mut now);
+        let tally = match word.phase() {
+            Phase::Passing | Phase::Recovering => {
+                self.window.tally(word.epoch(), self.bucket(&mut now))
+            }
+            Phase::Broken | Phase::Unstarted => Default::default(),
+        };
+        let totals = self.window.totals();
+        let c = &self.counters;
+        let load = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
+        let (passing, broken) = (load(&c.passing), load(&c.broken));
+        let (recovering_ok, recovering_failed) =
+            (load(&c.recovering_ok), load(&c.recovering_failed));
+        Metrics {
+            state: word.phase().state(),
+            window_calls: tally.calls,
+            window_failures: tally.failures,
+            error_ratio: if tally.calls == 0 {
+                0.0
+            } else {
+                tally.failures as f32 / tally.calls as f32
+            },
+            retry_after: self.remaining_broken(word, &mut now),
+            call_count: passing + broken + recovering_ok + recovering_failed,
+            call_passing: passing,
+            call_broken: broken,
+            call_recovering: recovering_ok + recovering_failed,
+            call_recovering_ok: recovering_ok,
+            call_recovering_failed: recovering_failed,
+            successes: totals.successes,
+            failures: totals.failures,
+            ignored: load(&c.ignored),
+            late: load(&c.late),
+            trips: load(&c.trips),
+        }
+    }
+
+    // ---- the state machine -------------------------------------------------
+
+    fn bucket(&self, now: &mut Now<'_, C>) -> u64 {
+        now.get() / self.params.bucket
+    }
+
+    fn remaining_broken(&self, word: Word, now: &mut Now<'_, C>) -> Duration {
+        match word.phase() {
+            Phase::Broken => {
+                Duration::from_nanos(self.params.broken.saturating_sub(word.elapsed(now.get())))
+            }
+            _ => Duration::ZERO,
+        }
+    }
+
+    /// Loads the state word and applies every transition that is due by time
+    /// alone, returning the word that holds now.
+    ///
+    /// Terminates: each pass either returns or follows a transition, and with
+    /// the clock read once, at most three can follow each other (start, Broken
+    /// to Recovering, the end of the ramp; a Recovering state entered now has
+    /// an empty window, so no verdict is due in it).
+    fn settle(&self, now: &mut Now<'_, C>) -> Word {
+        let mut word = Word(self.state.load(Ordering::SeqCst));
+        loop {
+            let next = match word.phase() {
+                Phase::Passing => return word,
+                Phase::Unstarted => Word::started(now.get()),
+                Phase::Broken => {
+                    if word.elapsed(now.get()) < self.params.broken {
+                        return word;
+                    }
+                    // Recovering begins at the deadline, not when it is noticed.
+                    word.next(Phase::Recovering, self.params.broken)
+                }
+                Phase::Recovering => match self.ramp_verdict(word, now) {
+                    Some(next) => next,
+                    None => return word,
+                },
+            };
+            word = self.transition(word, next);
+        }
+    }
+
+    /// Replaces `from` with `to` if `from` still holds, and returns whatever
+    /// holds afterwards. Exactly one of any number of racing callers wins the
+    /// CAS, so each transition happens (and is counted) once.
+    fn transition(&self, from: Word, to: Word) -> Word {
+        match self
+            .state
+            .compare_exchange(from.0, to.0, Ordering::SeqCst, Ordering::SeqCst)
+        {
+            Ok(_) => {
+                if to.phase() == Phase::Broken {
+                    bump(&self.counters.trips);
+                }
+                to
+            }
+            Err(current) => Word(current),
+        }
+    }
+
+    /// The end of the ramp: once `recovery_time` has passed and the window
+    /// holds a call, Passing if the ratio is below `error_ratio`, else Broken.
+    fn ramp_verdict(&self, word: Word, now: &mut Now<'_, C>) -> Option<Word> {
+        let elapsed = word.elapsed(now.get());
+        if elapsed < self.params.recovery {
+            return None;
+        }
+        let tally = self.window.tally(word.epoch(), self.bucket(now));
+        if tally.calls == 0 {
+            return None;
+        }
+        let phase = if self.params.ratio_reached(tally.failures, tally.calls) {
+            Phase::Broken
+        } else {
+            Phase::Passing
+        };
+        Some(word.next(phase, elapsed))
+    }
+
+    /// The admission decision, counted. Returns the word the call was
+    /// admitted under (its permit's state).
+    fn admit(&self) -> Result<Word, CircuitBroken> {
+        let mut now = Now::new(&self.clock);
+        let mut word = self.settle(&mut now);
+        loop {
+            match word.phase() {
+                Phase::Passing | Phase::Unstarted => {
+                    bump(&self.counters.passing);
+                    return Ok(word);
+                }
+                Phase::Broken => {
+                    bump(&self.counters.broken);
+                    let retry_after = self.remaining_broken(word, &mut now);
+                    return Err(CircuitBroken::new(retry_after, State::Broken));
+                }
+                Phase::Recovering => {
+                    let admitted = self.ramp_admit(word, &mut now);
+                    // The decision stands only if the state did not change
+                    // around the credit CAS (SeqCst orders the CAS before this
+                    // load); otherwise undo it and decide again in the new state.
+                    let current = Word(self.state.load(Ordering::SeqCst));
+                    if current != word {
+                        if admitted {
+                            self.give_back(word);
+                        }
+                        word = self.settle(&mut now);
+                        continue;
+                    }
+                    return if admitted {
+                        bump(&self.counters.recovering_ok);
+                        Ok(word)
+                    } else {
+                        bump(&self.counters.recovering_failed);
+                        Err(CircuitBroken::new(Duration::ZERO, State::Recovering))
+                    };
+                }
+            }
+        }
+    }
+
+    /// Adds this attempt's share to the ramp credit; admits if that makes a
+    /// whole call.
+    fn ramp_admit(&self, word: Word, now: &mut Now<'_, C>) -> bool {
+        let share = ramp::share(word.elapsed(now.get()), self.params.recovery);
+        let epoch = word.epoch();
+        let mut seen = self.credit.load(Ordering::SeqCst);
+        loop {
+            let credit = (Credit::balance(seen, epoch) + share).min(Credit::MASK);
+            let (admitted, left) = if credit >= ramp::ONE {
+                (true, credit - ramp::ONE)
+            } else {
+                (false, credit)
+            };
+            match self.credit.compare_exchange_weak(
+                seen,
+                Credit::word(epoch, left),
+                Ordering::SeqCst,
+                Ordering::SeqCst,
+            ) {
+                Ok(_) => return admitted,
+                Err(actual) => seen = actual,
+            }
+        }
+    }
+
+    /// Returns one admission to the ramp of the Recovering state `word`, if
+    /// that state's credit is still the one in place.
+    fn give_back(&self, word: Word) {
+        let epoch = word.epoch();
+        let mut seen = self.credit.load(Ordering::SeqCst);
+        while seen >> Credit::SHIFT == epoch {
+            let credit = ((seen & Credit::MASK) + ramp::ONE).min(Credit::MASK);
+            match self.credit.compare_exchange_weak(
+                seen,
+                Credit::word(epoch, credit),
+                Ordering::SeqCst,
+                Ordering::SeqCst,
+            ) {
+                Ok(_) => return,
+                Err(actual) => seen = actual,
+            }
+        }
+    }
+
+    /// Records the outcome of a call admitted under `admitted`.
+    pub(crate) fn finish(&self, admitted: Word, outcome: Outcome) {
+        let current = Word(self.state.load(Ordering::SeqCst));
+        if current != admitted {
+            bump(&self.counters.late);
+            return;
+        }
+        let failure = match outcome {
+            Outcome::Ignored => {
+                bump(&self.counters.ignored);
+                if admitted.phase() == Phase::Recovering {
+                    self.give_back(admitted);
+                }
+                return;
+            }
+            Outcome::Success => false,
+            Outcome::Failure => true,
+        };
+        let mut now = Now::new(&self.clock);
+        self.window
+            .record(admitted.epoch(), self.bucket(&mut now), !failure);
+        let verdict = match admitted.phase() {
+            Phase::Passing | Phase::Unstarted if failure => self.trip_verdict(admitted, &mut now),
+            Phase::Recovering => self.ramp_verdict(admitted, &mut now).or_else(|| {
+                if failure {
+                    self.trip_verdict(admitted, &mut now)
+                } else {
+                    None
+                }
+            }),
+            _ => None,
+        };
+        if let Some(next) = verdict {
+            self.transition(admitted, next);
+        }
+    }
+
+    /// Breaks if the window is decided and bad enough: at least `min_calls`
+    /// calls and `failures / calls >= error_ratio`, and in Passing only after
+    /// the `passing_time` grace period.
+    fn trip_verdict(&self, word: Word, now: &mut Now<'_, C>) -> Option<Word> {
+        let elapsed = word.elapsed(now.get());
+        if word.phase() != Phase::Recovering && elapsed < self.params.passing {
+            return None;
+        }
+        let tally = self.window.tally(word.epoch(), self.bucket(now));
+        let decided = tally.calls >= self.params.min_calls as u64
+            && self.params.ratio_reached(tally.failures, tally.calls);
+        decided.then(|| word.next(Phase::Broken, elapsed))
+    }
+}

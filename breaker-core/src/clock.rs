@@ -1,0 +1,229 @@
+//! Time as the breaker sees it: the [`Clock`] trait, the [`Nanos`] tick type and
+//! [`MockClock`] for deterministic tests.
+//!
+//! The breaker never asks the operating system for the time. It reads whatever
+//! [`Clock`] it was built with, so the same state machine runs on a tokio
+//! runtime, under an embassy executor and inside a unit test that moves time by
+//! hand.
+
+use core::fmt;
+use core::time::Duration;
+
+use crate::sync::AtomicU64;
+use crate::sync::Ordering;
+
+/// A point in time, or a span of time, counted in nanoseconds.
+///
+/// `Nanos` is a `u64`, so it fits in one atomic word and covers about 584 years.
+/// Conversions from [`Duration`] saturate at [`Nanos::MAX`] rather than wrap.
+/// Its `Debug` output reads like a `Duration` (`1.5s`).
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct Nanos(u64);
+
+impl Nanos {
+    /// Zero nanoseconds.
+    pub const ZERO: Nanos = Nanos(0);
+    /// The largest representable value (about 584 years).
+    pub const MAX: Nanos = Nanos(u64::MAX);
+
+    /// `n` nanoseconds.
+    pub const fn from_nanos(n: u64) -> Nanos {
+        Nanos(n)
+    }
+
+    /// The number of nanoseconds.
+    pub const fn as_nanos(self) -> u64 {
+        self.0
+    }
+
+    /// Converts a [`Duration`], saturating at [`Nanos::MAX`].
+    pub const fn from_duration(d: Duration) -> Nanos {
+        let n = d.as_nanos();
+        if n > u64::MAX as u128 {
+            Nanos::MAX
+        } else {
+            Nanos(n as u64)
+        }
+    }
+
+    /// Converts to a [`Duration`] (always exact).
+    pub const fn to_duration(self) -> Duration {
+        Duration::from_nanos(self.0)
+    }
+
+    /// `self - earlier`, or zero if `earlier` is later than `self`.
+    ///
+    /// This is how the breaker measures elapsed time: a clock that seems to go
+    /// backwards reads as no time passing, never as a huge interval.
+    pub const fn saturating_sub(self, earlier: Nanos) -> Nanos {
+        Nanos(self.0.saturating_sub(earlier.0))
+    }
+
+    /// `self + d`, saturating at [`Nanos::MAX`].
+    pub const fn saturating_add(self, d: Nanos) -> Nanos {
+        Nanos(self.0.saturating_add(d.0))
+    }
+}
+
+impl From<Duration> for Nanos {
+    fn from(d: Duration) -> Nanos {
+        Nanos::from_duration(d)
+    }
+}
+
+impl From<Nanos> for Duration {
+    fn from(n: Nanos) -> Duration {
+        n.to_duration()
+    }
+}
+
+impl fmt::Debug for Nanos {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&self.to_duration(), f)
+    }
+}
+
+/// A monotonic source of time for a circuit breaker.
+///
+/// `now` is read at most a few times per call, so it should be cheap (an atomic
+/// load, a register read, a vDSO call).
+///
+/// Implementations MUST ensure that:
+/// - `now` never fails and never panics;
+/// - readings are nanoseconds since a fixed origin of the clock's choosing
+///   (process start, boot, zero for a mock), and do not go backwards.
+///
+/// The breaker copes with clocks that break the second rule anyway: a reading
+/// earlier than one it has already acted on counts as no time passing. It never
+/// panics, never trips and never shortens a deadline because of it.
+///
+/// Implementations SHOULD set [`Clock::RESOLUTION`] to the length of one of their
+/// ticks when that is coarser than a nanosecond; a breaker refuses a window whose
+/// buckets would be shorter than one tick.
+pub trait Clock {
+    /// The length of one tick of this clock.
+    const RESOLUTION: Nanos = Nanos::from_nanos(1);
+
+    /// The current time.
+    fn now(&self) -> Nanos;
+}
+
+impl<C: Clock + ?Sized> Clock for &C {
+    const RESOLUTION: Nanos = C::RESOLUTION;
+
+    fn now(&self) -> Nanos {
+        (**self).now()
+    }
+}
+
+/// A clock that only moves when told to: deterministic tests and simulations.
+///
+/// It starts at zero. It is `Sync` and `const`-constructible, so a test can keep
+/// one in a `static` next to a `static` breaker, and `&MockClock` is itself a
+/// [`Clock`], so a breaker can borrow a clock the test keeps advancing.
+///
+/// # Examples
+///
+/// ```
+/// use core::time::Duration;
+/// use breaker_core::{CircuitBreaker, Config, MockClock, State};
+///
+/// let clock = MockClock::new();
+/// let breaker = CircuitBreaker::new(Config::new(0.5, Duration::from_secs(10)).min_calls(2), &clock);
+/// let _ = breaker.call(|| Err::<(), _>("down"));
+/// let _ = breaker.call(|| Err::<(), _>("down"));
+/// assert_eq!(breaker.state(), State::Broken);
+/// clock.advance(Duration::from_secs(10));
+/// assert_eq!(breaker.state(), State::Recovering);
+/// ```
+#[derive(Debug, Default)]
+pub struct MockClock {
+    now: AtomicU64,
+}
+
+impl MockClock {
+    /// A clock reading zero.
+    #[cfg(not(loom))]
+    pub const fn new() -> MockClock {
+        MockClock {
+            now: AtomicU64::new(0),
+        }
+    }
+
+    /// A clock reading zero.
+    #[cfg(loom)]
+    pub fn new() -> MockClock {
+        MockClock {
+            now: AtomicU64::new(0),
+        }
+    }
+
+    /// Moves the clock forward by `d` (saturating).
+    pub fn advance(&self, d: Duration) {
+        let d = Nanos::from_duration(d).as_nanos();
+        // Relaxed: the clock value is the only data; readers need no other
+        // memory to be ordered with it.
+        let _ = self
+            .now
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
+                Some(n.saturating_add(d))
+            });
+    }
+
+    /// Sets the clock to `since_zero` after its zero point. Setting it earlier
+    /// than it reads now simulates a clock that goes backwards.
+    pub fn set(&self, since_zero: Duration) {
+        self.now.store(
+            Nanos::from_duration(since_zero).as_nanos(),
+            Ordering::Relaxed,
+        );
+    }
+
+    /// The current reading as a [`Duration`] since zero.
+    pub fn elapsed(&self) -> Duration {
+        self.now().to_duration()
+    }
+}
+
+impl Clock for MockClock {
+    fn now(&self) -> Nanos {
+        Nanos::from_nanos(self.now.load(Ordering::Relaxed))
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nanos_round_trips_and_saturates() {
+        let d = Duration::new(3, 500);
+        assert_eq!(Duration::from(Nanos::from(d)), d);
+        assert_eq!(Nanos::from(Duration::MAX), Nanos::MAX);
+        assert_eq!(
+            Nanos::from_nanos(5).saturating_sub(Nanos::from_nanos(9)),
+            Nanos::ZERO
+        );
+        assert_eq!(Nanos::MAX.saturating_add(Nanos::from_nanos(1)), Nanos::MAX);
+    }
+
+    #[test]
+    fn nanos_debug_reads_like_a_duration() {
+        extern crate std;
+        use std::format;
+        assert_eq!(format!("{:?}", Nanos::from_nanos(1_500_000_000)), "1.5s");
+    }
+
+    #[test]
+    fn mock_clock_advances_sets_and_saturates() {
+        static CLOCK: MockClock = MockClock::new();
+        assert_eq!(CLOCK.now(), Nanos::ZERO);
+        CLOCK.advance(Duration::from_millis(1500));
+        assert_eq!((&CLOCK).now(), Nanos::from_nanos(1_500_000_000));
+        CLOCK.set(Duration::from_secs(1));
+        assert_eq!(CLOCK.elapsed(), Duration::from_secs(1));
+        CLOCK.advance(Duration::MAX);
+        assert_eq!(CLOCK.now(), Nanos::MAX);
+    }
+}

@@ -1,0 +1,27 @@
+#![doc = include_str!("../README.md")]
+#![no_std]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+#[cfg(feature = "std")]
+extern crate std;
+
+mod breaker;
+pub mod clock;
+mod config;
+mod error;
+mod metrics;
+mod outcome;
+mod permit;
+mod ramp;
+mod state;
+mod sync;
+mod window;
+
+pub use breaker::CircuitBreaker;
+pub use clock::{Clock, MockClock, Nanos};
+pub use config::{Config, ConfigError, MAX_BUCKETS, MAX_MIN_CALLS, MAX_SPAN};
+pub use error::{CircuitBroken, Error};
+pub use metrics::Metrics;
+pub use outcome::{Classify, DefaultClassifier, FailureIf, Outcome, failure_if};
+pub use permit::{OwnedPermit, Permit};
+pub use state::State;

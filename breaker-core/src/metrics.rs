@@ -1,0 +1,54 @@
+//! A snapshot of a breaker's state and counters.
+
+use core::time::Duration;
+
+use crate::state::State;
+
+/// A breaker's state and counters at one moment. A plain `Copy` struct.
+///
+/// The counters since creation are named after aiomisc's statistics. Every
+/// admission attempt lands in exactly one of `call_passing`, `call_broken`,
+/// `call_recovering_ok`, `call_recovering_failed`; every admitted call ends in
+/// exactly one of `successes`, `failures`, `ignored`, `late` (or is still
+/// running). Counters are `u64` and would need 2^64 events to wrap.
+///
+/// Read while other threads are calling, the fields are each current but not
+/// one atomic snapshot; read at rest they are exact.
+#[derive(Debug, Clone, Copy, PartialEq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
+pub struct Metrics {
+    /// The state now.
+    pub state: State,
+    /// Calls (successes + failures) recorded in the current window.
+    pub window_calls: u64,
+    /// Failures recorded in the current window.
+    pub window_failures: u64,
+    /// `window_failures / window_calls`, or 0 for an empty window.
+    pub error_ratio: f32,
+    /// Time left until the breaker starts Recovering; zero unless Broken.
+    pub retry_after: Duration,
+    /// Every admission attempt.
+    pub call_count: u64,
+    /// Calls admitted in Passing.
+    pub call_passing: u64,
+    /// Calls rejected in Broken.
+    pub call_broken: u64,
+    /// Admission attempts in Recovering (`call_recovering_ok + call_recovering_failed`).
+    pub call_recovering: u64,
+    /// Calls admitted in Recovering.
+    pub call_recovering_ok: u64,
+    /// Calls rejected in Recovering.
+    pub call_recovering_failed: u64,
+    /// Successes recorded.
+    pub successes: u64,
+    /// Failures recorded.
+    pub failures: u64,
+    /// Outcomes recorded as ignored, including dropped permits.
+    pub ignored: u64,
+    /// Outcomes that arrived after the state they were admitted in had ended;
+    /// counted here and nowhere else.
+    pub late: u64,
+    /// Entries into Broken.
+    pub trips: u64,
+}

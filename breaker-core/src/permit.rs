@@ -1,0 +1,102 @@
+//! Permits: the right to make one call, and the duty to report its outcome.
+
+use core::marker::PhantomData;
+use core::ops::Deref;
+
+use crate::breaker::CircuitBreaker;
+use crate::clock::Clock;
+use crate::outcome::Outcome;
+use crate::state::{State, Word};
+
+/// An admitted call borrowed from a breaker: report its outcome with
+/// [`success`](OwnedPermit::success), [`failure`](OwnedPermit::failure) or
+/// [`record`](OwnedPermit::record).
+///
+/// Dropping it unreported records [`Outcome::Ignored`] and, in Recovering,
+/// gives the admission back to the ramp; with the `std` feature, a drop during
+/// a panic records [`Outcome::Failure`]. This makes it aiomisc's `context()`,
+/// usable across `.await`.
+pub type Permit<'a, C, const BUCKETS: usize = 10> =
+    OwnedPermit<&'a CircuitBreaker<C, BUCKETS>, C, BUCKETS>;
+
+/// An admitted call that keeps its breaker alive through a handle (`&`, `Arc`,
+/// ...). [`Permit`] is this with a plain reference; an `Arc` handle makes a
+/// `'static` permit, as a tower service's response future needs.
+#[must_use = "a permit must be given the call's outcome; dropping it records `Ignored`"]
+#[derive(Debug)]
+pub struct OwnedPermit<H, C, const BUCKETS: usize = 10>
+where
+    H: Deref<Target = CircuitBreaker<C, BUCKETS>>,
+    C: Clock,
+{
+    breaker: H,
+    admitted: Word,
+    reported: bool,
+    clock: PhantomData<fn() -> C>,
+}
+
+impl<H, C, const BUCKETS: usize> OwnedPermit<H, C, BUCKETS>
+where
+    H: Deref<Target = CircuitBreaker<C, BUCKETS>>,
+    C: Clock,
+{
+    pub(crate) fn new(breaker: H, admitted: Word) -> Self {
+        OwnedPermit {
+            breaker,
+            admitted,
+            reported: false,
+            clock: PhantomData,
+        }
+    }
+
+    /// The state the call was admitted in: Passing or Recovering.
+    pub fn state(&self) -> State {
+        self.admitted.phase().state()
+    }
+
+    /// The breaker this permit belongs to.
+    pub fn breaker(&self) -> &CircuitBreaker<C, BUCKETS> {
+        &self.breaker
+    }
+
+    /// Records a success.
+    pub fn success(self) {
+        self.record(Outcome::Success);
+    }
+
+    /// Records a failure.
+    pub fn failure(self) {
+        self.record(Outcome::Failure);
+    }
+
+    /// Records `outcome`.
+    pub fn record(mut self, outcome: Outcome) {
+        self.report(outcome);
+    }
+
+    fn report(&mut self, outcome: Outcome) {
+        if !self.reported {
+            self.reported = true;
+            self.breaker.finish(self.admitted, outcome);
+        }
+    }
+}
+
+impl<H, C, const BUCKETS: usize> Drop for OwnedPermit<H, C, BUCKETS>
+where
+    H: Deref<Target = CircuitBreaker<C, BUCKETS>>,
+    C: Clock,
+{
+    fn drop(&mut self) {
+        self.report(outcome_of_drop());
+    }
+}
+
+/// A permit dropped unreported was cancelled, or its holder panicked.
+fn outcome_of_drop() -> Outcome {
+    #[cfg(feature = "std")]
+    if std::thread::panicking() {
+        return Outcome::Failure;
+    }
+    Outcome::Ignored
+}

@@ -1,0 +1,613 @@
+//! The sliding statistics window: `B` buckets of successes and failures, one
+//! atomic word each, and the lifetime totals of everything that has left them.
+//!
+//! Bucket `i` covers clock time `[i * width, (i + 1) * width)`; it lives in slot
+//! `i % B`. The window at bucket `i` is buckets `i - B + 1 ..= i`. Buckets are
+//! aligned to the clock's zero, as aiomisc aligns them to its loop clock.
+//!
+//! Every slot word is self-describing:
+//!
+//! ```text
+//!  63    60 59          50 49                     25 24                      0
+//! +--------+--------------+-------------------------+------------------------+
+//! | epoch: 4 |  round: 10  |    successes: 25 bits   |    failures: 25 bits   |
+//! +--------+--------------+-------------------------+------------------------+
+//! ```
+//!
+//! - `epoch` is the state epoch (4 bits of it) the counts belong to. Entering a
+//!   state bumps the epoch, so the old state's buckets stop matching: that is the
+//!   "fresh window" of every new state, with no clearing pass on the transition.
+//! - `round` is `(i / B) mod 1024`: which lap around the ring the counts are from.
+//! - A record is one compare-and-swap on one word, so a count is never lost or
+//!   counted twice, however records and bucket roll-overs interleave.
+//!
+//! A bucket that would overflow halves both of its counts (keeping its ratio)
+//! and moves the removed halves to the lifetime totals, so totals stay exact and
+//! a full window still holds at least 2^24 calls.
+//!
+//! Stale buckets are zeroed ("swept") by the record that first moves the window
+//! forward, so a slot's `epoch`/`round` never has to be told apart from one 1024
+//! laps or 16 epochs older. `newest` (the highest bucket index ever rolled into,
+//! full width) tells readers and sweepers how far the window has moved, which a
+//! 10-bit round cannot tell after a long idle period.
+
+use crate::sync::{AtomicU64, Ordering};
+
+const COUNT_BITS: u32 = 25;
+/// The most outcomes of one kind a bucket holds before it halves.
+pub(crate) const COUNT_MAX: u64 = (1 << COUNT_BITS) - 1;
+const ROUND_BITS: u32 = 10;
+const ROUND_MASK: u64 = (1 << ROUND_BITS) - 1;
+const ROUND_SHIFT: u32 = 2 * COUNT_BITS;
+const EPOCH_SHIFT: u32 = ROUND_SHIFT + ROUND_BITS;
+/// Epochs live in 4 bits; see `state::Word`.
+pub(crate) const EPOCH_MASK: u64 = 0xF;
+const COUNTS_MASK: u64 = (1 << (2 * COUNT_BITS)) - 1;
+
+/// One unpacked slot word.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Slot {
+    epoch: u64,
+    round: u64,
+    successes: u64,
+    failures: u64,
+}
+
+impl Slot {
+    const fn unpack(w: u64) -> Slot {
+        Slot {
+            epoch: w >> EPOCH_SHIFT,
+            round: (w >> ROUND_SHIFT) & ROUND_MASK,
+            successes: (w >> COUNT_BITS) & COUNT_MAX,
+            failures: w & COUNT_MAX,
+        }
+    }
+
+    const fn pack(self) -> u64 {
+        (self.epoch << EPOCH_SHIFT)
+            | (self.round << ROUND_SHIFT)
+            | (self.successes << COUNT_BITS)
+            | self.failures
+    }
+
+    const fn is_empty(self) -> bool {
+        self.successes == 0 && self.failures == 0
+    }
+
+    /// Compares this slot's label with `(epoch, round)`.
+    ///
+    /// Epochs and rounds wrap, so "older" means "behind by less than half the
+    /// space". Sweeping keeps every live slot within two laps and within a few
+    /// epochs of the newest, far inside that half.
+    fn age(self, epoch: u64, round: u64) -> Age {
+        if self.epoch != epoch {
+            let behind = epoch.wrapping_sub(self.epoch) & EPOCH_MASK;
+            return if behind < 8 { Age::Older } else { Age::Newer };
+        }
+        let behind = round.wrapping_sub(self.round) & ROUND_MASK;
+        match behind {
+            0 => Age::Same,
+            b if b < (ROUND_MASK + 1) / 2 => Age::Older,
+            _ => Age::Newer,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Age {
+    Same,
+    Older,
+    Newer,
+}
+
+/// Calls and failures found in the window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) struct Tally {
+    pub(crate) calls: u64,
+    pub(crate) failures: u64,
+}
+
+/// Successes and failures since the breaker was created.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) struct Totals {
+    pub(crate) successes: u64,
+    pub(crate) failures: u64,
+}
+
+#[derive(Debug)]
+pub(crate) struct Window<const B: usize> {
+    slots: [AtomicU64; B],
+    /// The highest bucket index any record has rolled a slot into.
+    newest: AtomicU64,
+    /// Outcomes that have left the slots (rolled over, swept, halved, or
+    /// recorded for a bucket that had already left the window).
+    retired_successes: AtomicU64,
+    retired_failures: AtomicU64,
+}
+
+impl<const B: usize> Window<B> {
+    #[cfg(not(loom))]
+    pub(crate) const fn new() -> Self {
+        Window {
+            slots: [const { AtomicU64::new(0) }; B],
+            newest: AtomicU64::new(0),
+            retired_successes: AtomicU64::new(0),
+            retired_failures: AtomicU64::new(0),
+        }
+    }
+
+    #[cfg(loom)]
+    pub(crate) fn new() -> Self {
+        Window {
+            slots: core::array::from_fn(|_| AtomicU64::new(0)),
+            newest: AtomicU64::new(0),
+            retired_successes: AtomicU64::new(0),
+            retired_failures: AtomicU64::new(0),
+        }
+    }
+
+    const fn round_of(index: u64) -> u64 {
+        (index / B as u64) & ROUND_MASK
+    }
+
+    /// Records one outcome for epoch `epoch` in bucket `index`.
+    ///
+    /// One CAS in the common case. The CAS alone makes each outcome land
+    /// exactly once; a slot word publishes no other memory, except that a roll
+    /// must be seen together with the `newest` it announced (Release/Acquire).
+    pub(crate) fn record(&self, epoch: u64, index: u64, success: bool) {
+        let epoch = epoch & EPOCH_MASK;
+        let slot = &self.slots[(index % B as u64) as usize];
+        let round = Self::round_of(index);
+        // Acquire (here and on CAS failure) pairs with the Release of the CAS
+        // that rolled the slot, so a slot seen rolled comes with the `newest`
+        // that roll announced.
+        let mut seen = slot.load(Ordering::Acquire);
+        loop {
+            let current = Slot::unpack(seen);
+            let mut age = current.age(epoch, round);
+            // Matching labels can be a stale slot from exactly 1024 laps ago
+            // when no record has reached this bucket yet.
+            if age == Age::Same && index > self.newest.load(Ordering::Acquire) {
+                age = Age::Older;
+            }
+            match age {
+                Age::Same => {
+                    let (next, spilled) = add(current, success);
+                    match slot.compare_exchange_weak(
+                        seen,
+                        next.pack(),
+                        Ordering::Relaxed,
+                        Ordering::Acquire,
+                    ) {
+                        Ok(_) => {
+                            self.retire(spilled);
+                            return;
+                        }
+                        Err(actual) => seen = actual,
+                    }
+                }
+                Age::Older => {
+                    // Read the other slots before announcing the roll: any slot a
+                    // later roll writes is then guaranteed to differ from what we
+                    // read, so the sweep's CAS cannot wipe it.
+                    let snapshot = self.snapshot();
+                    // AcqRel: orders our snapshot before any roll that sees our
+                    // index as `newest` (see the snapshot comment above).
+                    let previous = self.newest.fetch_max(index, Ordering::AcqRel);
+                    let fresh = Slot {
+                        epoch,
+                        round,
+                        successes: success as u64,
+                        failures: !success as u64,
+                    };
+                    match slot.compare_exchange(
+                        seen,
+                        fresh.pack(),
+                        Ordering::Release,
+                        Ordering::Acquire,
+                    ) {
+                        Ok(_) => {
+                            self.retire(current);
+                            if index > previous || current.epoch != epoch {
+                                self.sweep(&snapshot, epoch, index, index - previous.min(index));
+                            }
+                            return;
+                        }
+                        Err(actual) => seen = actual,
+                    }
+                }
+                Age::Newer => {
+                    // Our bucket has already left the window (a slow recorder, or
+                    // a clock read before a transition): count the outcome in the
+                    // totals only.
+                    self.retire(Slot {
+                        epoch,
+                        round,
+                        successes: success as u64,
+                        failures: !success as u64,
+                    });
+                    return;
+                }
+            }
+        }
+    }
+
+    fn snapshot(&self) -> [u64; B] {
+        core::array::from_fn(|k| self.slots[k].load(Ordering::Relaxed))
+    }
+
+    /// Zeroes every slot that cannot be in the window at bucket `index`, moving
+    /// its counts to the totals. `gap` is how far `index` is past the previous
+    /// newest bucket: at `B` or more, every slot seen in the snapshot is stale.
+    fn sweep(&self, snapshot: &[u64; B], epoch: u64, index: u64, gap: u64) {
+        let own = (index % B as u64) as usize;
+        for (k, &seen) in snapshot.iter().enumerate() {
+            let slot = Slot::unpack(seen);
+            if k == own || slot.is_empty() {
+                continue;
+            }
+            let stale = gap >= B as u64
+                || window_index::<B>(index, k)
+                    .is_some_and(|i| slot.age(epoch, Self::round_of(i)) == Age::Older);
+            if !stale {
+                continue;
+            }
+            let zeroed = Slot {
+                successes: 0,
+                failures: 0,
+                ..slot
+            };
+            // A failed CAS means someone rolled or recorded here after our
+            // snapshot: that data is newer than ours to judge, so leave it.
+            if self.slots[k]
+                .compare_exchange(seen, zeroed.pack(), Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+            {
+                self.retire(slot);
+            }
+        }
+    }
+
+    fn retire(&self, slot: Slot) {
+        if slot.successes != 0 {
+            self.retired_successes
+                .fetch_add(slot.successes, Ordering::Relaxed);
+        }
+        if slot.failures != 0 {
+            self.retired_failures
+                .fetch_add(slot.failures, Ordering::Relaxed);
+        }
+    }
+
+    /// Calls and failures of epoch `epoch` in the window ending at bucket `index`.
+    pub(crate) fn tally(&self, epoch: u64, index: u64) -> Tally {
+        let epoch = epoch & EPOCH_MASK;
+        let newest = self.newest.load(Ordering::Acquire);
+        // A reader whose clock lags a recorder's judges the recorder's window.
+        let index = index.max(newest);
+        if index - newest >= B as u64 {
+            return Tally::default();
+        }
+        let mut tally = Tally::default();
+        for k in 0..B {
+            let Some(bucket) = window_index::<B>(index, k) else {
+                continue;
+            };
+            let slot = Slot::unpack(self.slots[k].load(Ordering::Relaxed));
+            if slot.age(epoch, Self::round_of(bucket)) == Age::Same {
+                tally.calls += slot.successes + slot.failures;
+                tally.failures += slot.failures;
+            }
+        }
+        tally
+    }
+
+    /// Every outcome ever recorded: retired plus still in a slot.
+    pub(crate) fn totals(&self) -> Totals {
+        let mut totals = Totals {
+            successes: self.retired_successes.load(Ordering::Relaxed),
+            failures: self.retired_failures.load(Ordering::Relaxed),
+        };
+        for slot in &self.slots {
+            let slot = Slot::unpack(slot.load(Ordering::Relaxed));
+            totals.successes += slot.successes;
+            totals.failures += slot.failures;
+        }
+        totals
+    }
+}
+
+/// The bucket index that slot `k` holds in the window ending at `index`, or
+/// `None` when that would be before bucket zero.
+const fn window_index<const B: usize>(index: u64, k: usize) -> Option<u64> {
+    let b = B as u64;
+    index.checked_sub((index % b + b - k as u64) % b)
+}
+
+/// `slot` plus one outcome. A full count halves the bucket first; the removed
+/// halves are returned so they can be retired.
+fn add(slot: Slot, success: bool) -> (Slot, Slot) {
+    let full = if success {
+        slot.successes == COUNT_MAX
+    } else {
+        slot.failures == COUNT_MAX
+    };
+    let (mut kept, spilled) = if full {
+        let kept = Slot {
+            successes: slot.successes / 2,
+            failures: slot.failures / 2,
+            ..slot
+        };
+        let spilled = Slot {
+            successes: slot.successes - kept.successes,
+            failures: slot.failures - kept.failures,
+            ..slot
+        };
+        (kept, spilled)
+    } else {
+        (
+            slot,
+            Slot {
+                successes: 0,
+                failures: 0,
+                ..slot
+            },
+        )
+    };
+    if success {
+        kept.successes += 1;
+    } else {
+        kept.failures += 1;
+    }
+    (kept, spilled)
+}
+
+// The packing must leave no bit unused or shared.
+const _: () = assert!(EPOCH_SHIFT + 4 == 64);
+const _: () = assert!(COUNTS_MASK == (COUNT_MAX << COUNT_BITS) | COUNT_MAX);
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    fn record_n(w: &Window<4>, epoch: u64, index: u64, successes: u64, failures: u64) {
+        for _ in 0..successes {
+            w.record(epoch, index, true);
+        }
+        for _ in 0..failures {
+            w.record(epoch, index, false);
+        }
+    }
+
+    #[test]
+    fn slot_packing_round_trips() {
+        let s = Slot {
+            epoch: 0xA,
+            round: 0x3FF,
+            successes: COUNT_MAX,
+            failures: 12345,
+        };
+        assert_eq!(Slot::unpack(s.pack()), s);
+    }
+
+    #[test]
+    fn window_index_maps_slots_to_the_last_b_buckets() {
+        assert_eq!(window_index::<4>(9, 1), Some(9));
+        assert_eq!(window_index::<4>(9, 0), Some(8));
+        assert_eq!(window_index::<4>(9, 3), Some(7));
+        assert_eq!(window_index::<4>(9, 2), Some(6));
+        assert_eq!(window_index::<4>(2, 2), Some(2));
+        assert_eq!(window_index::<4>(2, 0), Some(0));
+        assert_eq!(window_index::<4>(2, 3), None);
+    }
+
+    #[test]
+    fn buckets_expire_one_by_one() {
+        let w = Window::<4>::new();
+        record_n(&w, 1, 10, 1, 1); // bucket 10
+        record_n(&w, 1, 11, 2, 0); // bucket 11
+        record_n(&w, 1, 13, 0, 3); // bucket 13
+        assert_eq!(
+            w.tally(1, 13),
+            Tally {
+                calls: 7,
+                failures: 4
+            }
+        );
+        // Bucket 10 leaves at 14, 11 at 15, 13 at 17.
+        assert_eq!(
+            w.tally(1, 14),
+            Tally {
+                calls: 5,
+                failures: 3
+            }
+        );
+        assert_eq!(
+            w.tally(1, 15),
+            Tally {
+                calls: 3,
+                failures: 3
+            }
+        );
+        assert_eq!(
+            w.tally(1, 16),
+            Tally {
+                calls: 3,
+                failures: 3
+            }
+        );
+        assert_eq!(w.tally(1, 17), Tally::default());
+        assert_eq!(
+            w.totals(),
+            Totals {
+                successes: 3,
+                failures: 4
+            }
+        );
+    }
+
+    #[test]
+    fn another_epoch_sees_an_empty_window() {
+        let w = Window::<4>::new();
+        record_n(&w, 1, 10, 5, 5);
+        assert_eq!(w.tally(2, 10), Tally::default());
+        record_n(&w, 2, 10, 1, 0);
+        assert_eq!(
+            w.tally(2, 10),
+            Tally {
+                calls: 1,
+                failures: 0
+            }
+        );
+        assert_eq!(w.tally(1, 10), Tally::default());
+        assert_eq!(
+            w.totals(),
+            Totals {
+                successes: 6,
+                failures: 5
+            }
+        );
+    }
+
+    #[test]
+    fn long_idle_periods_never_resurrect_old_buckets() {
+        let w = Window::<4>::new();
+        record_n(&w, 1, 5, 0, 3);
+        record_n(&w, 1, 6, 0, 3);
+        // 1024 laps later the round wraps to the same value.
+        let later = 5 + 4 * 1024;
+        assert_eq!(w.tally(1, later), Tally::default());
+        record_n(&w, 1, later, 1, 0);
+        assert_eq!(
+            w.tally(1, later),
+            Tally {
+                calls: 1,
+                failures: 0
+            }
+        );
+        assert_eq!(
+            w.tally(1, later + 1),
+            Tally {
+                calls: 1,
+                failures: 0
+            }
+        );
+        assert_eq!(
+            w.totals(),
+            Totals {
+                successes: 1,
+                failures: 6
+            }
+        );
+    }
+
+    #[test]
+    fn sparse_traffic_sweeps_slots_it_never_touches() {
+        let w = Window::<4>::new();
+        record_n(&w, 1, 1, 0, 2); // slot 1
+        record_n(&w, 1, 2, 0, 2); // slot 2
+        // Traffic only ever lands in slot 0 from here on, 1024 laps worth.
+        for lap in 1..=1024 {
+            record_n(&w, 1, 4 * lap, 1, 0);
+        }
+        // Bucket 4097 (slot 1, same round as bucket 1) must not see bucket 1.
+        assert_eq!(
+            w.tally(1, 4 * 1024 + 1),
+            Tally {
+                calls: 1,
+                failures: 0
+            }
+        );
+        assert_eq!(
+            w.totals(),
+            Totals {
+                successes: 1024,
+                failures: 4
+            }
+        );
+    }
+
+    #[test]
+    fn a_late_record_for_an_expired_bucket_only_counts_in_totals() {
+        let w = Window::<4>::new();
+        record_n(&w, 1, 9, 1, 0);
+        record_n(&w, 1, 5, 0, 1); // slot 1 already holds bucket 9
+        assert_eq!(
+            w.tally(1, 9),
+            Tally {
+                calls: 1,
+                failures: 0
+            }
+        );
+        assert_eq!(
+            w.totals(),
+            Totals {
+                successes: 1,
+                failures: 1
+            }
+        );
+    }
+
+    #[test]
+    fn a_full_bucket_halves_and_keeps_totals_exact() {
+        let (kept, spilled) = add(
+            Slot {
+                epoch: 1,
+                round: 0,
+                successes: COUNT_MAX,
+                failures: 7,
+            },
+            true,
+        );
+        assert_eq!((kept.successes, kept.failures), (COUNT_MAX / 2 + 1, 3));
+        assert_eq!(
+            (spilled.successes, spilled.failures),
+            (COUNT_MAX - COUNT_MAX / 2, 4)
+        );
+        assert_eq!(
+            kept.successes + spilled.successes + kept.failures + spilled.failures,
+            COUNT_MAX + 1 + 7
+        );
+        let (kept, spilled) = add(
+            Slot {
+                epoch: 1,
+                round: 0,
+                successes: 2,
+                failures: COUNT_MAX,
+            },
+            false,
+        );
+        assert_eq!((kept.successes, kept.failures), (1, COUNT_MAX / 2 + 1));
+        assert_eq!(
+            (spilled.successes, spilled.failures),
+            (1, COUNT_MAX - COUNT_MAX / 2)
+        );
+    }
+
+    #[test]
+    fn a_full_bucket_in_the_window_keeps_its_ratio() {
+        let w = Window::<4>::new();
+        w.slots[0].store(
+            Slot {
+                epoch: 3,
+                round: 0,
+                successes: COUNT_MAX,
+                failures: COUNT_MAX,
+            }
+            .pack(),
+            Ordering::Relaxed,
+        );
+        w.record(3, 0, false);
+        let t = w.tally(3, 0);
+        assert_eq!(t.calls, 2 * (COUNT_MAX / 2) + 1);
+        assert_eq!(t.failures, COUNT_MAX / 2 + 1);
+        assert_eq!(
+            w.totals(),
+            Totals {
+                successes: COUNT_MAX,
+                failures: COUNT_MAX + 1
+            }
+        );
+    }
+}

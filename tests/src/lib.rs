@@ -1,0 +1,1 @@
+//! The workspace's cross-crate integration and acceptance suite lives in `tests/`.
