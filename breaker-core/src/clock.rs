@@ -192,6 +192,49 @@ impl Clock for MockClock {
     }
 }
 
+/// A [`Clock`] on [`std::time::Instant`] (feature `std`): monotonic wall time
+/// for threads and for async runtimes without a clock of their own.
+///
+/// Zero-sized and `const`-constructible. All `StdClock`s (and clocks that
+/// convert from `std::time::Instant` through [`StdClock::since_origin`]) share
+/// one origin, taken at the first reading and placed up to an hour before it,
+/// so instants created a little before that first reading (a tokio runtime's
+/// paused clock, say) still read as positive times.
+#[cfg(feature = "std")]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StdClock;
+
+#[cfg(feature = "std")]
+impl StdClock {
+    /// A clock on `std::time::Instant`.
+    pub const fn new() -> StdClock {
+        StdClock
+    }
+
+    /// `instant` as [`Nanos`] since the shared origin (zero if earlier).
+    pub fn since_origin(instant: std::time::Instant) -> Nanos {
+        Nanos::from_duration(instant.saturating_duration_since(Self::origin()))
+    }
+
+    fn origin() -> std::time::Instant {
+        static ORIGIN: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+        *ORIGIN.get_or_init(|| {
+            let now = std::time::Instant::now();
+            [3600, 60, 1]
+                .into_iter()
+                .find_map(|secs| now.checked_sub(Duration::from_secs(secs)))
+                .unwrap_or(now)
+        })
+    }
+}
+
+#[cfg(feature = "std")]
+impl Clock for StdClock {
+    fn now(&self) -> Nanos {
+        Self::since_origin(std::time::Instant::now())
+    }
+}
+
 #[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;
@@ -225,5 +268,15 @@ mod tests {
         assert_eq!(CLOCK.elapsed(), Duration::from_secs(1));
         CLOCK.advance(Duration::MAX);
         assert_eq!(CLOCK.now(), Nanos::MAX);
+    }
+
+    #[cfg(feature = "std")]
+    #[test]
+    fn std_clock_is_monotonic_and_positive() {
+        let a = StdClock::new().now();
+        let b = StdClock.now();
+        assert!(b >= a);
+        let earlier = std::time::Instant::now() - Duration::from_millis(10);
+        assert!(StdClock::since_origin(earlier) > Nanos::ZERO);
     }
 }

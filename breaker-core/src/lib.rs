@@ -18,6 +18,8 @@ mod sync;
 mod window;
 
 pub use breaker::CircuitBreaker;
+#[cfg(feature = "std")]
+pub use clock::StdClock;
 pub use clock::{Clock, MockClock, Nanos};
 pub use config::{Config, ConfigError, MAX_BUCKETS, MAX_MIN_CALLS, MAX_SPAN};
 pub use error::{CircuitBroken, Error};
