@@ -1,4 +1,298 @@
-//! Work in progress: see the workspace README.
-#![no_std]
+#![doc = include_str!("../README.md")]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
-pub use breaker_core::*;
+use core::future::Future;
+use core::time::Duration;
+
+use async_io::Timer;
+use breaker_core::Clock;
+
+pub use breaker_core;
+#[doc(no_inline)]
+pub use breaker_core::{
+    CircuitBroken, Classify, Config, ConfigError, DefaultClassifier, Error, FailureIf, Metrics,
+    MockClock, Nanos, Outcome, OwnedPermit, Permit, State, StdClock, failure_if,
+};
+
+/// A circuit breaker on [`StdClock`] (monotonic time from
+/// [`std::time::Instant`], the time async-io's timers run on), with `N`
+/// window buckets (10 by default).
+///
+/// This is [`breaker_core::CircuitBreaker`]; every method of it is available.
+/// Build one with [`new`] or [`try_new`] (both `const`, so it can be a
+/// `static`), or with `CircuitBreaker::new(config, StdClock)`.
+///
+/// The async operations of this crate ([`call`], [`call_with`],
+/// [`call_with_timeout`], [`ready`]) take any
+/// [`breaker_core::CircuitBreaker<C, N>`](breaker_core::CircuitBreaker), so
+/// tests can build the same breaker on a [`MockClock`] and move time by hand.
+pub type CircuitBreaker<const N: usize = 10> = breaker_core::CircuitBreaker<StdClock, N>;
+
+/// A [`CircuitBreaker`] with the default 10 buckets, on [`StdClock`].
+///
+/// # Panics
+///
+/// If `config` is invalid, with the [`ConfigError`] message naming the field
+/// and the rule; in a `static` or `const` that is a compile error. Use
+/// [`try_new`] to handle it instead.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use breaker_async_std::{CircuitBreaker, Config, State};
+///
+/// // aiomisc: CircuitBreaker(error_ratio=0.2, response_time=20, broken_time=5)
+/// static BREAKER: CircuitBreaker = breaker_async_std::new(
+///     Config::new(0.2, Duration::from_secs(20)).broken_time(Duration::from_secs(5)),
+/// );
+/// assert_eq!(BREAKER.state(), State::Passing);
+/// ```
+pub const fn new(config: Config) -> CircuitBreaker {
+    CircuitBreaker::new(config, StdClock::new())
+}
+
+/// A [`CircuitBreaker`] with the default 10 buckets, on [`StdClock`], or the
+/// reason `config` is invalid.
+///
+/// # Errors
+///
+/// [`ConfigError`] naming the first invalid field and the rule it broke.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use breaker_async_std::Config;
+///
+/// let err = breaker_async_std::try_new(Config::new(1.5, Duration::from_secs(1))).unwrap_err();
+/// assert!(err.to_string().contains("error_ratio"));
+/// ```
+pub const fn try_new(config: Config) -> Result<CircuitBreaker, ConfigError> {
+    CircuitBreaker::try_new(config, StdClock::new())
+}
+
+/// A [`CircuitBreaker`] with `N` buckets (1 to 1024), on [`StdClock`].
+///
+/// # Panics
+///
+/// As [`new`].
+pub const fn with_buckets<const N: usize>(config: Config) -> CircuitBreaker<N> {
+    CircuitBreaker::<N>::with_buckets(config, StdClock::new())
+}
+
+/// A [`CircuitBreaker`] with `N` buckets, on [`StdClock`], or the reason
+/// `config` is invalid.
+///
+/// # Errors
+///
+/// As [`try_new`].
+pub const fn try_with_buckets<const N: usize>(
+    config: Config,
+) -> Result<CircuitBreaker<N>, ConfigError> {
+    CircuitBreaker::<N>::try_with_buckets(config, StdClock::new())
+}
+
+/// Awaits `future` if `breaker` admits it, and records its outcome: `Ok` is a
+/// success, `Err` a failure.
+///
+/// Admission happens when the returned future is first polled, not when it is
+/// created. A rejected call never polls `future`.
+///
+/// # Errors
+///
+/// [`Error::Broken`] when the breaker rejects the call (Broken, or Recovering
+/// and this call is not in the admitted sample); [`Error::Inner`] with the
+/// future's own error, untouched, when it fails.
+///
+/// # Cancel safety
+///
+/// Dropping the returned future before it completes records
+/// [`Outcome::Ignored`]: nothing is counted against the dependency, and in
+/// Recovering the admission goes back to the ramp, so the next caller gets it.
+/// Dropping it while unwinding from a panic records a failure.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use breaker_async_std::{CircuitBreaker, Config, Error};
+///
+/// static BREAKER: CircuitBreaker = breaker_async_std::new(Config::new(0.5, Duration::from_secs(10)));
+///
+/// # async_std::task::block_on(async {
+/// let reply = breaker_async_std::call(&BREAKER, async { Ok::<_, std::io::Error>(42) }).await;
+/// assert_eq!(reply.unwrap(), 42);
+/// assert_eq!(BREAKER.metrics().successes, 1);
+/// # });
+/// ```
+pub async fn call<C, const N: usize, T, E, Fut>(
+    breaker: &breaker_core::CircuitBreaker<C, N>,
+    future: Fut,
+) -> Result<T, Error<E>>
+where
+    C: Clock,
+    Fut: Future<Output = Result<T, E>>,
+{
+    call_with(breaker, DefaultClassifier, future).await
+}
+
+/// [`call`] with a classifier deciding how the result counts (a
+/// [`failure_if`] predicate over the error, or any
+/// `Fn(&Result<T, E>) -> Outcome`). The caller still gets the future's result
+/// as it was.
+///
+/// # Errors
+///
+/// As [`call`].
+///
+/// # Cancel safety
+///
+/// As [`call`].
+///
+/// # Examples
+///
+/// ```
+/// use std::io;
+/// use std::time::Duration;
+/// use breaker_async_std::{CircuitBreaker, Config, failure_if};
+///
+/// static BREAKER: CircuitBreaker = breaker_async_std::new(Config::new(0.5, Duration::from_secs(10)));
+///
+/// // A refused connection is the dependency's fault; bad input is ours.
+/// let its_fault = failure_if(|e: &io::Error| e.kind() != io::ErrorKind::InvalidInput);
+/// # smol::block_on(async {
+/// let reply = breaker_async_std::call_with(&BREAKER, its_fault, async {
+///     Err::<(), _>(io::Error::from(io::ErrorKind::InvalidInput))
+/// })
+/// .await;
+/// assert!(reply.is_err());
+/// assert_eq!(BREAKER.metrics().failures, 0);
+/// # });
+/// ```
+pub async fn call_with<C, const N: usize, T, E, K, Fut>(
+    breaker: &breaker_core::CircuitBreaker<C, N>,
+    classifier: K,
+    future: Fut,
+) -> Result<T, Error<E>>
+where
+    C: Clock,
+    K: Classify<T, E>,
+    Fut: Future<Output = Result<T, E>>,
+{
+    breaker.call_async_with(classifier, future).await
+}
+
+/// [`call`] with a deadline: if `future` has not finished `timeout` after
+/// admission, it is dropped, a failure is recorded and the call returns
+/// [`Error::Timeout`].
+///
+/// The deadline is an [`async_io::Timer`], so it runs on real time (the
+/// breaker's clock only decides states). If the future and the timer are both
+/// ready at the same poll, the future's result wins.
+///
+/// # Errors
+///
+/// As [`call`], plus [`Error::Timeout`] when the deadline passes first.
+///
+/// # Cancel safety
+///
+/// As [`call`]: dropping the returned future before it completes (before the
+/// deadline, too) records [`Outcome::Ignored`] and, in Recovering, gives the
+/// admission back. Only a deadline reached while the call is still being
+/// awaited counts as a failure.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use breaker_async_std::{CircuitBreaker, Config, Error};
+///
+/// static BREAKER: CircuitBreaker = breaker_async_std::new(Config::new(0.5, Duration::from_secs(10)));
+///
+/// # async_std::task::block_on(async {
+/// let hung = std::future::pending::<Result<(), std::io::Error>>();
+/// let reply = breaker_async_std::call_with_timeout(&BREAKER, Duration::from_millis(5), hung).await;
+/// assert!(matches!(reply, Err(Error::Timeout)));
+/// assert_eq!(BREAKER.metrics().failures, 1);
+/// # });
+/// ```
+pub async fn call_with_timeout<C, const N: usize, T, E, Fut>(
+    breaker: &breaker_core::CircuitBreaker<C, N>,
+    timeout: Duration,
+    future: Fut,
+) -> Result<T, Error<E>>
+where
+    C: Clock,
+    Fut: Future<Output = Result<T, E>>,
+{
+    let permit = breaker.try_acquire()?;
+    // `or` polls the call first, so a call that finishes at the deadline wins.
+    let finished = futures_lite::future::or(async { Some(future.await) }, async {
+        Timer::after(timeout).await;
+        None
+    })
+    .await;
+    match finished {
+        Some(result) => {
+            permit.record(Outcome::of(&result));
+            result.map_err(Error::Inner)
+        }
+        None => {
+            permit.failure();
+            Err(Error::Timeout)
+        }
+    }
+}
+
+/// Completes when `breaker` is no longer Broken, that is when a call could be
+/// admitted again: at once if it is Passing or Recovering, otherwise at the
+/// end of the broken time.
+///
+/// It sleeps on an [`async_io::Timer`] until the deadline the breaker reports
+/// in [`retry_after`](breaker_core::CircuitBreaker::retry_after), then checks
+/// again, so it never polls in a loop and never completes early, whatever the
+/// breaker's clock. (With a [`MockClock`] that nobody advances, it waits for
+/// ever.) In Recovering only a share of calls is admitted, so a call made
+/// after `ready` can still be rejected; a retry loop should wait on `ready`
+/// again after each rejection.
+///
+/// # Cancel safety
+///
+/// Cancel-safe: it holds no admission and changes nothing in the breaker;
+/// dropping it only drops its timer.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use breaker_async_std::{CircuitBreaker, Config, State};
+///
+/// static BREAKER: CircuitBreaker = breaker_async_std::new(
+///     Config::new(0.5, Duration::from_millis(100))
+///         .min_calls(1)
+///         .passing_time(Duration::ZERO)
+///         .broken_time(Duration::from_millis(10)),
+/// );
+///
+/// # smol::block_on(async {
+/// let _ = breaker_async_std::call(&BREAKER, async { Err::<(), _>("down") }).await;
+/// assert_eq!(BREAKER.state(), State::Broken);
+/// breaker_async_std::ready(&BREAKER).await;
+/// assert_eq!(BREAKER.state(), State::Recovering);
+/// # });
+/// ```
+pub async fn ready<C, const N: usize>(breaker: &breaker_core::CircuitBreaker<C, N>)
+where
+    C: Clock,
+{
+    loop {
+        // Zero unless Broken; while Broken, the time left is never zero (the
+        // breaker leaves Broken at the deadline itself).
+        let wait = breaker.retry_after();
+        if wait.is_zero() {
+            return;
+        }
+        Timer::after(wait).await;
+    }
+}

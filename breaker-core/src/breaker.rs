@@ -385,7 +385,7 @@ impl<C: Clock, const BUCKETS: usize> CircuitBreaker<C, BUCKETS> {
         let word = self.settle(&mut now);
         let tally = match word.phase() {
             Phase::Passing | Phase::Recovering => {
-                self.window.tally(word.epoch(), self.bucket(&mut now))
+                self.window.tally(word.epoch(), self.bucket(word, &mut now))
             }
             Phase::Broken | Phase::Unstarted => Default::default(),
         };
@@ -421,8 +421,9 @@ impl<C: Clock, const BUCKETS: usize> CircuitBreaker<C, BUCKETS> {
 
     // ---- the state machine -------------------------------------------------
 
-    fn bucket(&self, now: &mut Now<'_, C>) -> u64 {
-        now.get() / self.params.bucket
+    /// The bucket the state `word` files an outcome under now.
+    fn bucket(&self, word: Word, now: &mut Now<'_, C>) -> u64 {
+        word.effective(now.get()) / self.params.bucket
     }
 
     fn remaining_broken(&self, word: Word, now: &mut Now<'_, C>) -> Duration {
@@ -488,7 +489,7 @@ impl<C: Clock, const BUCKETS: usize> CircuitBreaker<C, BUCKETS> {
         if elapsed < self.params.recovery {
             return None;
         }
-        let tally = self.window.tally(word.epoch(), self.bucket(now));
+        let tally = self.window.tally(word.epoch(), self.bucket(word, now));
         if tally.calls == 0 {
             return None;
         }
@@ -605,7 +606,7 @@ impl<C: Clock, const BUCKETS: usize> CircuitBreaker<C, BUCKETS> {
         };
         let mut now = Now::new(&self.clock);
         self.window
-            .record(admitted.epoch(), self.bucket(&mut now), !failure);
+            .record(admitted.epoch(), self.bucket(admitted, &mut now), !failure);
         let verdict = match admitted.phase() {
             Phase::Passing | Phase::Unstarted if failure => self.trip_verdict(admitted, &mut now),
             Phase::Recovering => self.ramp_verdict(admitted, &mut now).or_else(|| {
@@ -630,7 +631,7 @@ impl<C: Clock, const BUCKETS: usize> CircuitBreaker<C, BUCKETS> {
         if word.phase() != Phase::Recovering && elapsed < self.params.passing {
             return None;
         }
-        let tally = self.window.tally(word.epoch(), self.bucket(now));
+        let tally = self.window.tally(word.epoch(), self.bucket(word, now));
         let decided = tally.calls >= self.params.min_calls as u64
             && self.params.ratio_reached(tally.failures, tally.calls);
         decided.then(|| word.next(Phase::Broken, elapsed))

@@ -130,7 +130,10 @@ impl<C: Clock + ?Sized> Clock for &C {
 /// use breaker_core::{CircuitBreaker, Config, MockClock, State};
 ///
 /// let clock = MockClock::new();
-/// let breaker = CircuitBreaker::new(Config::new(0.5, Duration::from_secs(10)).min_calls(2), &clock);
+/// let config = Config::new(0.5, Duration::from_secs(10))
+///     .min_calls(2)
+///     .passing_time(Duration::ZERO);
+/// let breaker = CircuitBreaker::new(config, &clock);
 /// let _ = breaker.call(|| Err::<(), _>("down"));
 /// let _ = breaker.call(|| Err::<(), _>("down"));
 /// assert_eq!(breaker.state(), State::Broken);

@@ -120,6 +120,17 @@ impl Word {
         if d >= BACKWARDS { 0 } else { d }
     }
 
+    /// `now` as this state sees it: a reading from before the state began
+    /// (a clock that went backwards) is moved up to the state's entry.
+    pub(crate) const fn effective(self, now: u64) -> u64 {
+        let back = self.since().wrapping_sub(now) & SINCE_MASK;
+        if back != 0 && back < BACKWARDS {
+            now.saturating_add(back)
+        } else {
+            now
+        }
+    }
+
     /// The word after a transition to `phase`, `after` ns past this state's entry.
     pub(crate) const fn next(self, phase: Phase, after: u64) -> Word {
         Word::new(phase, self.epoch() + 1, self.since().wrapping_add(after))
@@ -158,6 +169,9 @@ mod tests {
         let far = Word::started(u64::MAX - 3);
         assert_eq!(far.elapsed(u64::MAX), 3);
         assert_eq!(far.elapsed(u64::MAX - 10), 0);
+        assert_eq!(w.effective(400), 1_000);
+        assert_eq!(w.effective(1_500), 1_500);
+        assert_eq!(far.effective(u64::MAX - 10), u64::MAX - 3);
     }
 
     #[test]

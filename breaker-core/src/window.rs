@@ -157,6 +157,11 @@ impl<const B: usize> Window<B> {
     /// must be seen together with the `newest` it announced (Release/Acquire).
     pub(crate) fn record(&self, epoch: u64, index: u64, success: bool) {
         let epoch = epoch & EPOCH_MASK;
+        // A recorder whose clock reads behind the newest bucket (a slow thread,
+        // a clock that went backwards) files its outcome in the newest bucket:
+        // no time has passed for the window.
+        let newest = self.newest.load(Ordering::Acquire);
+        let index = index.max(newest);
         let slot = &self.slots[(index % B as u64) as usize];
         let round = Self::round_of(index);
         // Acquire (here and on CAS failure) pairs with the Release of the CAS
@@ -165,12 +170,17 @@ impl<const B: usize> Window<B> {
         let mut seen = slot.load(Ordering::Acquire);
         loop {
             let current = Slot::unpack(seen);
-            let mut age = current.age(epoch, round);
-            // Matching labels can be a stale slot from exactly 1024 laps ago
-            // when no record has reached this bucket yet.
-            if age == Age::Same && index > self.newest.load(Ordering::Acquire) {
-                age = Age::Older;
-            }
+            let labels = current.age(epoch, round);
+            // Until a record reaches bucket `index`, whatever its slot holds is
+            // older, whatever its wrapped labels say. (Re-read `newest` before
+            // concluding that: the roll we see may have announced itself after
+            // our first read.)
+            let unreached = index > newest && index > self.newest.load(Ordering::Acquire);
+            let age = if unreached || (current.is_empty() && labels != Age::Same) {
+                Age::Older
+            } else {
+                labels
+            };
             match age {
                 Age::Same => {
                     let (next, spilled) = add(current, success);
@@ -529,17 +539,47 @@ mod tests {
     }
 
     #[test]
-    fn a_late_record_for_an_expired_bucket_only_counts_in_totals() {
+    fn a_record_from_a_lagging_clock_lands_in_the_newest_bucket() {
         let w = Window::<4>::new();
         record_n(&w, 1, 9, 1, 0);
-        record_n(&w, 1, 5, 0, 1); // slot 1 already holds bucket 9
+        record_n(&w, 1, 5, 0, 1); // bucket 5 is long gone: no time passes back
         assert_eq!(
             w.tally(1, 9),
+            Tally {
+                calls: 2,
+                failures: 1
+            }
+        );
+        assert_eq!(
+            w.tally(1, 12),
+            Tally {
+                calls: 2,
+                failures: 1
+            }
+        );
+        assert_eq!(w.tally(1, 13), Tally::default());
+        assert_eq!(
+            w.totals(),
+            Totals {
+                successes: 1,
+                failures: 1
+            }
+        );
+    }
+
+    #[test]
+    fn a_record_from_a_finished_epoch_only_counts_in_totals() {
+        let w = Window::<4>::new();
+        record_n(&w, 2, 9, 1, 0);
+        record_n(&w, 1, 9, 0, 1); // epoch 1 ended before this landed
+        assert_eq!(
+            w.tally(2, 9),
             Tally {
                 calls: 1,
                 failures: 0
             }
         );
+        assert_eq!(w.tally(1, 9), Tally::default());
         assert_eq!(
             w.totals(),
             Totals {

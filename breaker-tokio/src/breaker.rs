@@ -1,0 +1,104 @@
+//! The tokio breaker type and its constructors.
+
+use breaker_core::{Config, ConfigError};
+
+use crate::clock::TokioClock;
+
+/// The core breaker on tokio's clock: what most tokio users want.
+///
+/// `N` is the number of buckets of the statistics window (10 unless you ask
+/// for another count with [`with_buckets`]).
+///
+/// A type alias cannot get inherent constructors of its own, and the core's
+/// `CircuitBreaker::new` takes the clock as its second argument. So build one
+/// with the free functions [`new`](crate::new) / [`try_new`] (which read like
+/// aiomisc's `CircuitBreaker(error_ratio=0.2, response_time=20)`), or with the
+/// core constructor and [`TokioClock::new`]:
+///
+/// ```
+/// use std::time::Duration;
+/// use breaker_tokio::{CircuitBreaker, Config, TokioClock};
+///
+/// let config = Config::new(0.2, Duration::from_secs(20)).broken_time(Duration::from_secs(5));
+/// let a: CircuitBreaker = breaker_tokio::new(config);
+/// let b = CircuitBreaker::new(config, TokioClock::new());
+/// assert_eq!(a.config(), b.config());
+/// ```
+pub type CircuitBreaker<const N: usize = 10> = breaker_core::CircuitBreaker<TokioClock, N>;
+
+/// A breaker on tokio's clock with the default 10 buckets.
+///
+/// `const`, so it can initialise a `static`.
+///
+/// # Panics
+///
+/// If `config` is invalid, with the [`ConfigError`] message naming the field
+/// and the rule (a compile error in a `static`). [`try_new`] returns the
+/// error instead.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use breaker_tokio::{CircuitBreaker, Config, State};
+///
+/// static GISTS: CircuitBreaker =
+///     breaker_tokio::new(Config::new(0.2, Duration::from_secs(20)).broken_time(Duration::from_secs(5)));
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// assert_eq!(GISTS.state(), State::Passing);
+/// # }
+/// ```
+pub const fn new(config: Config) -> CircuitBreaker {
+    CircuitBreaker::new(config, TokioClock::new())
+}
+
+/// A breaker on tokio's clock with the default 10 buckets, or why `config`
+/// is invalid.
+///
+/// # Errors
+///
+/// [`ConfigError`] naming the first invalid field and the rule it broke.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use breaker_tokio::Config;
+///
+/// assert!(breaker_tokio::try_new(Config::new(1.5, Duration::from_secs(20))).is_err());
+/// ```
+pub const fn try_new(config: Config) -> Result<CircuitBreaker, ConfigError> {
+    CircuitBreaker::try_new(config, TokioClock::new())
+}
+
+/// A breaker on tokio's clock whose window has `N` buckets.
+///
+/// # Panics
+///
+/// As [`new`](crate::new).
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use breaker_tokio::{CircuitBreaker, Config};
+///
+/// let fine: CircuitBreaker<60> = breaker_tokio::with_buckets(Config::new(0.2, Duration::from_secs(60)));
+/// # let _ = fine;
+/// ```
+pub const fn with_buckets<const N: usize>(config: Config) -> CircuitBreaker<N> {
+    CircuitBreaker::with_buckets(config, TokioClock::new())
+}
+
+/// A breaker on tokio's clock whose window has `N` buckets, or why `config`
+/// is invalid.
+///
+/// # Errors
+///
+/// As [`try_new`].
+pub const fn try_with_buckets<const N: usize>(
+    config: Config,
+) -> Result<CircuitBreaker<N>, ConfigError> {
+    CircuitBreaker::try_with_buckets(config, TokioClock::new())
+}
