@@ -38,6 +38,8 @@ const COUNT_BITS: u32 = 25;
 pub(crate) const COUNT_MAX: u64 = (1 << COUNT_BITS) - 1;
 const ROUND_BITS: u32 = 10;
 const ROUND_MASK: u64 = (1 << ROUND_BITS) - 1;
+/// Half the round space: labels this far behind or more read as ahead.
+const HALF_LAP: u64 = 1 << (ROUND_BITS - 1);
 const ROUND_SHIFT: u32 = 2 * COUNT_BITS;
 const EPOCH_SHIFT: u32 = ROUND_SHIFT + ROUND_BITS;
 /// Epochs live in 4 bits; see `state::Word`.
@@ -87,7 +89,7 @@ impl Slot {
         let behind = round.wrapping_sub(self.round) & ROUND_MASK;
         match behind {
             0 => Age::Same,
-            b if b < (ROUND_MASK + 1) / 2 => Age::Older,
+            b if b < HALF_LAP => Age::Older,
             _ => Age::Newer,
         }
     }

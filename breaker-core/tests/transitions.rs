@@ -530,7 +530,7 @@ fn a_clock_that_goes_backwards_is_no_time_passing() {
     assert_eq!(b.retry_after(), S);
     clock.set(107 * S);
     assert_eq!(b.state(), State::Recovering);
-    clock.set(0 * S);
+    clock.set(Duration::ZERO);
     assert_eq!(b.state(), State::Recovering);
     assert!(b.try_acquire().is_err(), "p(0) = 0 while time stands still");
 }
