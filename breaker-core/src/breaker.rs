@@ -51,9 +51,22 @@ pub struct CircuitBreaker<C: Clock, const BUCKETS: usize = 10> {
 
 /// Admission and outcome counters. `Relaxed`: each is an independent tally
 /// that orders nothing else; exact totals come from the RMWs alone.
+///
+/// A synchronous `call` in Passing does not count its admission on its own:
+/// the outcome it records in the window is the count, which keeps it to one
+/// atomic RMW. (Another thread reading metrics while that call runs does not
+/// see it yet.) Permits and async calls, which may be held for long, are
+/// counted when admitted. So
+///
+/// `call_passing = passing_open + successes + failures - recovering_recorded`
 #[derive(Debug)]
 struct Counters {
-    passing: AtomicU64,
+    /// Passing admissions that no recorded outcome stands for: permits held
+    /// by the caller (counted when handed out, uncounted when their outcome
+    /// is recorded) and calls whose outcome was ignored or late.
+    passing_open: AtomicU64,
+    /// Successes and failures recorded for calls admitted in Recovering.
+    recovering_recorded: AtomicU64,
     broken: AtomicU64,
     recovering_ok: AtomicU64,
     recovering_failed: AtomicU64,
@@ -66,7 +79,8 @@ impl Counters {
     constructor! {
         fn new() -> Counters {
             Counters {
-                passing: AtomicU64::new(0),
+                passing_open: AtomicU64::new(0),
+                recovering_recorded: AtomicU64::new(0),
                 broken: AtomicU64::new(0),
                 recovering_ok: AtomicU64::new(0),
                 recovering_failed: AtomicU64::new(0),
@@ -80,6 +94,17 @@ impl Counters {
 
 fn bump(counter: &AtomicU64) {
     counter.fetch_add(1, Ordering::Relaxed);
+}
+
+/// When a call's admission in Passing is counted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Counting {
+    /// When the permit is handed out: a caller may hold it for long, and
+    /// metrics must show it meanwhile.
+    AtAdmission,
+    /// By the outcome it records: the synchronous `call` holds its permit
+    /// only while the callee runs on the calling thread.
+    AtOutcome,
 }
 
 /// The Recovering ramp's credit word:
@@ -259,9 +284,10 @@ impl<C: Clock, const BUCKETS: usize> CircuitBreaker<C, BUCKETS> {
     /// }
     /// assert_eq!(breaker.metrics().successes, 1);
     /// ```
+    #[inline]
     pub fn try_acquire(&self) -> Result<Permit<'_, C, BUCKETS>, CircuitBroken> {
-        let word = self.admit()?;
-        Ok(Permit::new(self, word))
+        let word = self.admit(Counting::AtAdmission)?;
+        Ok(Permit::new(self, word, Counting::AtAdmission))
     }
 
     /// [`try_acquire`](Self::try_acquire) for a breaker behind a handle such as
@@ -275,8 +301,8 @@ impl<C: Clock, const BUCKETS: usize> CircuitBreaker<C, BUCKETS> {
     where
         H: core::ops::Deref<Target = Self>,
     {
-        let word = handle.admit()?;
-        Ok(OwnedPermit::new(handle, word))
+        let word = handle.admit(Counting::AtAdmission)?;
+        Ok(OwnedPermit::new(handle, word, Counting::AtAdmission))
     }
 
     /// Calls `f` if the breaker admits it, and records its outcome (`Ok` is a
@@ -302,6 +328,7 @@ impl<C: Clock, const BUCKETS: usize> CircuitBreaker<C, BUCKETS> {
     /// let rejected = breaker.call(|| Ok::<_, &str>(1)).unwrap_err();
     /// assert_eq!(rejected.broken().unwrap().retry_after(), Duration::from_secs(10));
     /// ```
+    #[inline]
     pub fn call<T, E, F>(&self, f: F) -> Result<T, Error<E>>
     where
         F: FnOnce() -> Result<T, E>,
@@ -315,12 +342,13 @@ impl<C: Clock, const BUCKETS: usize> CircuitBreaker<C, BUCKETS> {
     /// # Errors
     ///
     /// As [`call`](Self::call).
+    #[inline]
     pub fn call_with<T, E, K, F>(&self, classifier: K, f: F) -> Result<T, Error<E>>
     where
         K: Classify<T, E>,
         F: FnOnce() -> Result<T, E>,
     {
-        let permit = self.try_acquire()?;
+        let permit = self.acquire_for_call()?;
         let result = f();
         permit.record(classifier.classify(&result));
         result.map_err(Error::Inner)
@@ -365,10 +393,19 @@ impl<C: Clock, const BUCKETS: usize> CircuitBreaker<C, BUCKETS> {
         K: Classify<T, E>,
         Fut: Future<Output = Result<T, E>>,
     {
+        // Counted at admission: an async call may be in flight for long, and
+        // metrics must show it meanwhile.
         let permit = self.try_acquire()?;
         let result = future.await;
         permit.record(classifier.classify(&result));
         result.map_err(Error::Inner)
+    }
+
+    /// A permit for the synchronous `call`: held only while the callee runs.
+    #[inline]
+    fn acquire_for_call(&self) -> Result<Permit<'_, C, BUCKETS>, CircuitBroken> {
+        let word = self.admit(Counting::AtOutcome)?;
+        Ok(Permit::new(self, word, Counting::AtOutcome))
     }
 
     /// Time left until the breaker starts Recovering; zero unless it is Broken.
@@ -392,7 +429,10 @@ impl<C: Clock, const BUCKETS: usize> CircuitBreaker<C, BUCKETS> {
         let totals = self.window.totals();
         let c = &self.counters;
         let load = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
-        let (passing, broken) = (load(&c.passing), load(&c.broken));
+        let recorded_in_passing =
+            (totals.successes + totals.failures).saturating_sub(load(&c.recovering_recorded));
+        let passing = load(&c.passing_open) + recorded_in_passing;
+        let broken = load(&c.broken);
         let (recovering_ok, recovering_failed) =
             (load(&c.recovering_ok), load(&c.recovering_failed));
         Metrics {
@@ -423,7 +463,7 @@ impl<C: Clock, const BUCKETS: usize> CircuitBreaker<C, BUCKETS> {
 
     /// The bucket the state `word` files an outcome under now.
     fn bucket(&self, word: Word, now: &mut Now<'_, C>) -> u64 {
-        word.effective(now.get()) / self.params.bucket
+        self.params.bucket_of(word.effective(now.get()))
     }
 
     fn remaining_broken(&self, word: Word, now: &mut Now<'_, C>) -> Duration {
@@ -503,13 +543,33 @@ impl<C: Clock, const BUCKETS: usize> CircuitBreaker<C, BUCKETS> {
 
     /// The admission decision, counted. Returns the word the call was
     /// admitted under (its permit's state).
-    fn admit(&self) -> Result<Word, CircuitBroken> {
+    ///
+    /// The hot path, Passing, is one load of the state word and one
+    /// `fetch_add`, and reads no clock: nothing in Passing depends on time
+    /// until an outcome is recorded.
+    #[inline]
+    fn admit(&self, counting: Counting) -> Result<Word, CircuitBroken> {
+        let word = Word(self.state.load(Ordering::SeqCst));
+        if word.phase() == Phase::Passing {
+            if counting == Counting::AtAdmission {
+                bump(&self.counters.passing_open);
+            }
+            return Ok(word);
+        }
+        self.admit_slow(counting)
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn admit_slow(&self, counting: Counting) -> Result<Word, CircuitBroken> {
         let mut now = Now::new(&self.clock);
         let mut word = self.settle(&mut now);
         loop {
             match word.phase() {
                 Phase::Passing | Phase::Unstarted => {
-                    bump(&self.counters.passing);
+                    if counting == Counting::AtAdmission {
+                        bump(&self.counters.passing_open);
+                    }
                     return Ok(word);
                 }
                 Phase::Broken => {
@@ -587,15 +647,36 @@ impl<C: Clock, const BUCKETS: usize> CircuitBreaker<C, BUCKETS> {
     }
 
     /// Records the outcome of a call admitted under `admitted`.
-    pub(crate) fn finish(&self, admitted: Word, outcome: Outcome) {
-        let current = Word(self.state.load(Ordering::SeqCst));
-        if current != admitted {
-            bump(&self.counters.late);
-            return;
+    ///
+    /// The hot path, a success in Passing, is a load of the state word (is the
+    /// call's state still current?), a clock read, and one CAS on the bucket.
+    #[inline]
+    pub(crate) fn finish(&self, admitted: Word, outcome: Outcome, counting: Counting) {
+        if outcome == Outcome::Success
+            && admitted.phase() == Phase::Passing
+            && self.state.load(Ordering::SeqCst) == admitted.0
+        {
+            let now = self.clock.now().as_nanos();
+            let bucket = self.params.bucket_of(admitted.effective(now));
+            if self.window.try_add(admitted.epoch(), bucket, true) {
+                self.recorded(admitted, counting);
+                return;
+            }
         }
+        self.finish_slow(admitted, outcome, counting);
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn finish_slow(&self, admitted: Word, outcome: Outcome, counting: Counting) {
+        let current = Word(self.state.load(Ordering::SeqCst));
         let failure = match outcome {
+            _ if current != admitted => {
+                self.unrecorded(admitted, counting, &self.counters.late);
+                return;
+            }
             Outcome::Ignored => {
-                bump(&self.counters.ignored);
+                self.unrecorded(admitted, counting, &self.counters.ignored);
                 if admitted.phase() == Phase::Recovering {
                     self.give_back(admitted);
                 }
@@ -607,6 +688,7 @@ impl<C: Clock, const BUCKETS: usize> CircuitBreaker<C, BUCKETS> {
         let mut now = Now::new(&self.clock);
         self.window
             .record(admitted.epoch(), self.bucket(admitted, &mut now), !failure);
+        self.recorded(admitted, counting);
         let verdict = match admitted.phase() {
             Phase::Passing | Phase::Unstarted if failure => self.trip_verdict(admitted, &mut now),
             Phase::Recovering => self.ramp_verdict(admitted, &mut now).or_else(|| {
@@ -620,6 +702,28 @@ impl<C: Clock, const BUCKETS: usize> CircuitBreaker<C, BUCKETS> {
         };
         if let Some(next) = verdict {
             self.transition(admitted, next);
+        }
+    }
+
+    /// Keeps `call_passing` exact after an outcome landed in the window
+    /// (see [`Counters`]).
+    #[inline]
+    fn recorded(&self, admitted: Word, counting: Counting) {
+        match admitted.phase() {
+            Phase::Recovering => bump(&self.counters.recovering_recorded),
+            _ if counting == Counting::AtAdmission => {
+                self.counters.passing_open.fetch_sub(1, Ordering::Relaxed);
+            }
+            _ => {}
+        }
+    }
+
+    /// Counts an outcome that is recorded nowhere in the window (ignored or
+    /// late); a Passing admission it stood for must now be counted apart.
+    fn unrecorded(&self, admitted: Word, counting: Counting, counter: &AtomicU64) {
+        bump(counter);
+        if admitted.phase() != Phase::Recovering && counting == Counting::AtOutcome {
+            bump(&self.counters.passing_open);
         }
     }
 

@@ -112,6 +112,7 @@ pub trait Clock {
 impl<C: Clock + ?Sized> Clock for &C {
     const RESOLUTION: Nanos = C::RESOLUTION;
 
+    #[inline]
     fn now(&self) -> Nanos {
         (**self).now()
     }
@@ -190,6 +191,7 @@ impl MockClock {
 }
 
 impl Clock for MockClock {
+    #[inline]
     fn now(&self) -> Nanos {
         Nanos::from_nanos(self.now.load(Ordering::Relaxed))
     }

@@ -162,6 +162,7 @@ impl Config {
             ratio_ppm: ratio_to_ppm(r),
             min_calls: self.min_calls,
             bucket,
+            bucket_reciprocal: u64::MAX / bucket,
             broken: Nanos::from_duration(self.broken_time).as_nanos(),
             recovery: Nanos::from_duration(self.recovery_time).as_nanos(),
             passing: Nanos::from_duration(self.passing_time).as_nanos(),
@@ -193,6 +194,9 @@ pub(crate) struct Params {
     pub(crate) min_calls: u32,
     /// Bucket width: `window / BUCKETS`, rounded down.
     pub(crate) bucket: u64,
+    /// `floor((2^64 - 1) / bucket)`, so the bucket of a time is a multiply,
+    /// not a division, on every recorded outcome.
+    pub(crate) bucket_reciprocal: u64,
     pub(crate) broken: u64,
     pub(crate) recovery: u64,
     pub(crate) passing: u64,
@@ -210,6 +214,17 @@ impl Params {
             passing_time: Duration::from_nanos(self.passing),
             min_calls: self.min_calls,
         }
+    }
+
+    /// The bucket holding time `t`: `t / bucket`, by multiplying with the
+    /// precomputed reciprocal. The estimate is at most 2 below the quotient
+    /// (the reciprocal is rounded down twice), and never above it.
+    pub(crate) const fn bucket_of(&self, t: u64) -> u64 {
+        let mut q = ((t as u128 * self.bucket_reciprocal as u128) >> 64) as u64;
+        while t - q * self.bucket >= self.bucket {
+            q += 1;
+        }
+        q
     }
 
     /// Whether `failures` of `calls` meet the error ratio (`calls > 0`).
@@ -473,6 +488,44 @@ mod tests {
         assert!(check(Config::new(0.5, S).passing_time(Duration::ZERO)).is_ok());
         assert!(check(Config::new(0.5, S).min_calls(1)).is_ok());
         assert!(check(Config::new(0.5, S).min_calls(MAX_MIN_CALLS)).is_ok());
+    }
+
+    #[test]
+    fn bucket_of_is_exact_division() {
+        for bucket in [
+            1,
+            2,
+            3,
+            7,
+            10,
+            999_999_937,
+            1_000_000_000,
+            1 << 40,
+            (1 << 56) / 3,
+        ] {
+            let p = Params {
+                bucket,
+                bucket_reciprocal: u64::MAX / bucket,
+                ..check(Config::new(0.5, S)).unwrap()
+            };
+            for t in [
+                0,
+                1,
+                bucket - 1,
+                bucket,
+                bucket + 1,
+                12_345_678_901,
+                u64::MAX / 2,
+                u64::MAX - 1,
+                u64::MAX,
+            ] {
+                assert_eq!(p.bucket_of(t), t / bucket, "t={t} bucket={bucket}");
+            }
+            for k in 0..1000u64 {
+                let t = k.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+                assert_eq!(p.bucket_of(t), t / bucket, "t={t} bucket={bucket}");
+            }
+        }
     }
 
     #[test]

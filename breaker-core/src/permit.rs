@@ -3,7 +3,7 @@
 use core::marker::PhantomData;
 use core::ops::Deref;
 
-use crate::breaker::CircuitBreaker;
+use crate::breaker::{CircuitBreaker, Counting};
 use crate::clock::Clock;
 use crate::outcome::Outcome;
 use crate::state::{State, Word};
@@ -31,6 +31,7 @@ where
 {
     breaker: H,
     admitted: Word,
+    counting: Counting,
     reported: bool,
     clock: PhantomData<fn() -> C>,
 }
@@ -40,10 +41,11 @@ where
     H: Deref<Target = CircuitBreaker<C, BUCKETS>>,
     C: Clock,
 {
-    pub(crate) fn new(breaker: H, admitted: Word) -> Self {
+    pub(crate) fn new(breaker: H, admitted: Word, counting: Counting) -> Self {
         OwnedPermit {
             breaker,
             admitted,
+            counting,
             reported: false,
             clock: PhantomData,
         }
@@ -70,14 +72,16 @@ where
     }
 
     /// Records `outcome`.
+    #[inline]
     pub fn record(mut self, outcome: Outcome) {
         self.report(outcome);
     }
 
+    #[inline]
     fn report(&mut self, outcome: Outcome) {
         if !self.reported {
             self.reported = true;
-            self.breaker.finish(self.admitted, outcome);
+            self.breaker.finish(self.admitted, outcome, self.counting);
         }
     }
 }

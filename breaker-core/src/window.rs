@@ -152,6 +152,34 @@ impl<const B: usize> Window<B> {
         (index / B as u64) & ROUND_MASK
     }
 
+    /// The common case of [`record`](Self::record): bucket `index` is the
+    /// newest or an older one still holding epoch `epoch`'s counts, and the
+    /// count is not full. One load of `newest`, one of the slot, one CAS; the
+    /// count is a plain add on the packed word. Returns `false`, having changed
+    /// nothing, when `record` must handle it.
+    #[inline]
+    pub(crate) fn try_add(&self, epoch: u64, index: u64, success: bool) -> bool {
+        let newest = self.newest.load(Ordering::Acquire);
+        if index > newest {
+            return false;
+        }
+        // A clock reading behind the newest bucket files there (see `record`).
+        let index = newest;
+        let slot = &self.slots[(index % B as u64) as usize];
+        let labels = ((epoch & EPOCH_MASK) << ROUND_BITS) | Self::round_of(index);
+        let seen = slot.load(Ordering::Acquire);
+        let (count, one) = if success {
+            ((seen >> COUNT_BITS) & COUNT_MAX, 1 << COUNT_BITS)
+        } else {
+            (seen & COUNT_MAX, 1)
+        };
+        seen >> ROUND_SHIFT == labels
+            && count < COUNT_MAX
+            && slot
+                .compare_exchange_weak(seen, seen + one, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+    }
+
     /// Records one outcome for epoch `epoch` in bucket `index`.
     ///
     /// One CAS in the common case. The CAS alone makes each outcome land
