@@ -1,6 +1,7 @@
 //! The circuit breaker: admission, outcomes, and the state machine.
 
 use core::future::Future;
+use core::task::Poll;
 use core::time::Duration;
 
 use crate::clock::Clock;
@@ -399,6 +400,79 @@ impl<C: Clock, const BUCKETS: usize> CircuitBreaker<C, BUCKETS> {
         let result = future.await;
         permit.record(classifier.classify(&result));
         result.map_err(Error::Inner)
+    }
+
+    /// [`call_async_with`](Self::call_async_with) with a time limit, for any
+    /// runtime: `deadline` is a future that completes when time is up (a
+    /// runtime's sleep). If it completes first, `future` is dropped, the call
+    /// is recorded as a [`Outcome::Failure`] and the result is
+    /// [`Error::Timeout`]. The adapters' `call_with_timeout` is this with
+    /// their runtime's timer.
+    ///
+    /// # Errors
+    ///
+    /// As [`call`](Self::call), plus [`Error::Timeout`].
+    ///
+    /// # Cancel safety
+    ///
+    /// As [`call_async`](Self::call_async). The deadline is not started
+    /// before the call is admitted: a rejected call never waits.
+    pub async fn call_async_with_deadline<T, E, K, Fut, D>(
+        &self,
+        classifier: K,
+        future: Fut,
+        deadline: D,
+    ) -> Result<T, Error<E>>
+    where
+        K: Classify<T, E>,
+        Fut: Future<Output = Result<T, E>>,
+        D: Future<Output = ()>,
+    {
+        let permit = self.try_acquire()?;
+        let mut future = core::pin::pin!(future);
+        let mut deadline = core::pin::pin!(deadline);
+        // The call wins a tie: a result that is ready is never thrown away.
+        let finished = core::future::poll_fn(|cx| {
+            if let Poll::Ready(result) = future.as_mut().poll(cx) {
+                return Poll::Ready(Some(result));
+            }
+            deadline.as_mut().poll(cx).map(|()| None)
+        })
+        .await;
+        match finished {
+            Some(result) => {
+                permit.record(classifier.classify(&result));
+                result.map_err(Error::Inner)
+            }
+            None => {
+                permit.failure();
+                Err(Error::Timeout)
+            }
+        }
+    }
+
+    /// Waits until the breaker is no longer Broken, for any runtime: `sleep`
+    /// makes a future that completes after the given time (a runtime's
+    /// sleep). It sleeps exactly until the broken deadline, then checks again
+    /// (another thread cannot extend a Broken state, so one sleep suffices
+    /// unless the breaker trips again meanwhile). In Recovering a call may
+    /// still be rejected: only a share of calls is admitted there.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: it holds no permit and changes nothing.
+    pub async fn ready_with<S, F>(&self, mut sleep: F)
+    where
+        F: FnMut(Duration) -> S,
+        S: Future<Output = ()>,
+    {
+        loop {
+            let wait = self.retry_after();
+            if wait.is_zero() {
+                return;
+            }
+            sleep(wait).await;
+        }
     }
 
     /// A permit for the synchronous `call`: held only while the callee runs.

@@ -309,3 +309,75 @@ fn two_threads_hammering_one_breaker_keep_exact_totals() {
     assert_eq!((m.ignored, m.failures, m.successes), (n / 4, n / 4, n / 2));
     assert_eq!(m.late, 0);
 }
+
+/// A deadline that is already up, or never comes.
+struct Deadline(bool);
+
+impl Future for Deadline {
+    type Output = ();
+    fn poll(self: core::pin::Pin<&mut Self>, _: &mut Context<'_>) -> Poll<()> {
+        if self.0 {
+            Poll::Ready(())
+        } else {
+            Poll::Pending
+        }
+    }
+}
+
+#[test]
+fn a_deadline_that_passes_first_is_a_failure_and_a_timeout() {
+    let b = CircuitBreaker::new(eager(), MockClock::new());
+    let mut fut = pin!(b.call_async_with_deadline(
+        DefaultClassifier,
+        core::future::pending::<Result<(), ()>>(),
+        Deadline(true),
+    ));
+    assert_eq!(poll_once(fut.as_mut()), Poll::Ready(Err(Error::Timeout)));
+    let m = b.metrics();
+    assert_eq!((m.failures, m.ignored, m.call_passing), (1, 0, 1));
+}
+
+#[test]
+fn a_ready_result_wins_over_an_expired_deadline() {
+    let b = CircuitBreaker::new(eager(), MockClock::new());
+    let mut fut = pin!(b.call_async_with_deadline(
+        DefaultClassifier,
+        async { Ok::<_, ()>(3) },
+        Deadline(true)
+    ));
+    assert_eq!(poll_once(fut.as_mut()), Poll::Ready(Ok(3)));
+    let mut fut = pin!(b.call_async_with_deadline(
+        DefaultClassifier,
+        async { Ok::<_, ()>(4) },
+        Deadline(false)
+    ));
+    assert_eq!(poll_once(fut.as_mut()), Poll::Ready(Ok(4)));
+    assert_eq!(b.metrics().successes, 2);
+}
+
+#[test]
+fn ready_with_sleeps_exactly_until_the_deadline() {
+    let clock = MockClock::new();
+    let b = CircuitBreaker::new(eager().min_calls(1), &clock);
+    let slept = std::cell::RefCell::new(Vec::new());
+    // Passing: no sleep at all.
+    {
+        let mut fut = pin!(b.ready_with(|d| {
+            slept.borrow_mut().push(d);
+            core::future::ready(())
+        }));
+        assert_eq!(poll_once(fut.as_mut()), Poll::Ready(()));
+    }
+    assert!(slept.borrow().is_empty());
+    let _ = b.call(|| Err::<(), ()>(()));
+    clock.advance(2 * S);
+    // Broken with 3 s left: one sleep of 3 s, which the fake sleep "spends".
+    let mut fut = pin!(b.ready_with(|d| {
+        slept.borrow_mut().push(d);
+        clock.advance(d);
+        core::future::ready(())
+    }));
+    assert_eq!(poll_once(fut.as_mut()), Poll::Ready(()));
+    assert_eq!(*slept.borrow(), [3 * S]);
+    assert_eq!(b.state(), State::Recovering);
+}
