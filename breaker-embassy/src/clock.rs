@@ -88,10 +88,10 @@ const fn gcd(mut a: u64, mut b: u64) -> u64 {
 /// `a * b / c` for `a < c`, rounded down (`round_up` false) or up.
 const fn mul_div(a: u64, b: u64, c: u64, round_up: bool) -> u64 {
     match a.checked_mul(b) {
-        Some(p) => p / c + (round_up && p % c != 0) as u64,
+        Some(p) => p / c + (round_up && !p.is_multiple_of(c)) as u64,
         None => {
             let p = a as u128 * b as u128;
-            (p / c as u128) as u64 + (round_up && p % c as u128 != 0) as u64
+            (p / c as u128) as u64 + (round_up && !p.is_multiple_of(c as u128)) as u64
         }
     }
 }
@@ -184,11 +184,14 @@ mod tests {
         // A prime tick rate near 1 GHz needs the 128-bit path.
         let odd = TickRatio::new(1_000_000_007);
         assert_eq!(odd.to_nanos(1_000_000_007 * 3_600), 3_600_000_000_000);
-        assert_eq!(odd.to_nanos(u64::MAX), 18_446_744_073_580_411_295);
+        assert_eq!(odd.to_nanos(u64::MAX), 18_446_743_944_582_344_002);
         let mhz = TickRatio::new(1_000_000);
         // 2^64 µs is past 2^64 ns: saturate rather than wrap.
         assert_eq!(mhz.to_nanos(u64::MAX), u64::MAX);
-        assert_eq!(mhz.to_nanos(10 * 365 * 24 * 3_600 * 1_000_000), 315_360_000_000_000_000);
+        assert_eq!(
+            mhz.to_nanos(10 * 365 * 24 * 3_600 * 1_000_000),
+            315_360_000_000_000_000
+        );
         assert_eq!(mhz.to_ticks_ceil(u64::MAX), 18_446_744_073_709_552);
     }
 }
