@@ -102,3 +102,35 @@ pub const fn try_with_buckets<const N: usize>(
 ) -> Result<CircuitBreaker<N>, ConfigError> {
     CircuitBreaker::try_with_buckets(config, TokioClock::new())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use breaker_core::State;
+    use core::time::Duration;
+
+    static STATIC: CircuitBreaker = new(Config::new(0.2, Duration::from_secs(20)));
+    static FINE: CircuitBreaker<60> = with_buckets(Config::new(0.2, Duration::from_secs(60)));
+
+    #[tokio::test(start_paused = true)]
+    async fn constructors_are_const_and_keep_the_config() {
+        assert_eq!(STATIC.state(), State::Passing);
+        assert_eq!(STATIC.config().broken_time, Duration::from_secs(20));
+        assert_eq!(FINE.state(), State::Passing);
+    }
+
+    #[test]
+    fn invalid_configs_are_refused_with_the_field_named() {
+        let err = try_new(Config::new(0.0, Duration::from_secs(1))).unwrap_err();
+        assert_eq!(err, ConfigError::ErrorRatioOutOfRange);
+        assert!(err.to_string().contains("error_ratio"));
+        let err = try_with_buckets::<4>(Config::new(0.5, Duration::ZERO)).unwrap_err();
+        assert!(err.to_string().contains("window"));
+    }
+
+    #[test]
+    #[should_panic(expected = "error_ratio")]
+    fn new_panics_on_an_invalid_config() {
+        let _ = new(Config::new(2.0, Duration::from_secs(1)));
+    }
+}

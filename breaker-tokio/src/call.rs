@@ -49,15 +49,17 @@ type CoreBreaker<C, const N: usize> = breaker_core::CircuitBreaker<C, N>;
 /// assert_eq!(fetched.unwrap(), "gist");
 /// # }
 /// ```
-pub async fn call<C, const N: usize, T, E, Fut>(
+pub fn call<C, const N: usize, T, E, Fut>(
     breaker: &CoreBreaker<C, N>,
     future: Fut,
-) -> Result<T, Error<E>>
+) -> impl Future<Output = Result<T, Error<E>>>
 where
     C: Clock,
     Fut: Future<Output = Result<T, E>>,
 {
-    call_with(breaker, DefaultClassifier, future).await
+    // The core's runtime-neutral call future, returned as is: no extra state
+    // machine around it.
+    breaker.call_async_with(DefaultClassifier, future)
 }
 
 /// [`call`] with a classifier that decides how the result counts: a closure
@@ -95,17 +97,17 @@ where
 /// assert_eq!(breaker.metrics().failures, 0);
 /// # }
 /// ```
-pub async fn call_with<C, const N: usize, T, E, K, Fut>(
+pub fn call_with<C, const N: usize, T, E, K, Fut>(
     breaker: &CoreBreaker<C, N>,
     classifier: K,
     future: Fut,
-) -> Result<T, Error<E>>
+) -> impl Future<Output = Result<T, Error<E>>>
 where
     C: Clock,
     K: Classify<T, E>,
     Fut: Future<Output = Result<T, E>>,
 {
-    breaker.call_async_with(classifier, future).await
+    breaker.call_async_with(classifier, future)
 }
 
 /// [`call`] with a deadline: if `future` has not finished `timeout` after the

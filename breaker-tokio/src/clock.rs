@@ -6,9 +6,9 @@ use breaker_core::{Clock, Nanos, StdClock};
 ///
 /// It reads tokio's clock, not the operating system's directly, so a test
 /// runtime with paused time (`#[tokio::test(start_paused = true)]`,
-/// [`tokio::time::pause`], [`tokio::time::advance`]) moves the breaker's time
-/// too: Broken lasts exactly `broken_time` of tokio time, and no test has to
-/// sleep. Outside a paused runtime tokio's clock is `std::time::Instant`.
+/// `tokio::time::pause`, `tokio::time::advance`, all with tokio's `test-util`
+/// feature) moves the breaker's time too: Broken lasts exactly `broken_time`
+/// of tokio time, and no test has to sleep. Outside a paused runtime tokio's clock is `std::time::Instant`.
 ///
 /// Readings are nanoseconds since the origin shared with
 /// [`StdClock`](breaker_core::StdClock) (see

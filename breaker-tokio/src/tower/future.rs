@@ -1,0 +1,109 @@
+//! [`ResponseFuture`], the future of
+//! [`CircuitBreakerService`](super::CircuitBreakerService).
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll, ready};
+
+use breaker_core::{CircuitBroken, Classify, Clock, OwnedPermit};
+use pin_project_lite::pin_project;
+
+use super::error::BoxError;
+
+type CoreBreaker<C, const N: usize> = breaker_core::CircuitBreaker<C, N>;
+type SharedPermit<C, const N: usize> = OwnedPermit<Arc<CoreBreaker<C, N>>, C, N>;
+
+pin_project! {
+    /// The response of a [`CircuitBreakerService`](super::CircuitBreakerService):
+    /// the inner service's future holding the call's permit, or a rejection
+    /// that is ready at once.
+    ///
+    /// When the inner future completes, its result is classified and the
+    /// outcome recorded. Dropping it earlier records
+    /// [`Outcome::Ignored`](crate::Outcome::Ignored).
+    ///
+    /// `P` is the call's permit: an [`OwnedPermit`] on the service's
+    /// `Arc`-shared breaker. (It stands in for the breaker's clock and bucket
+    /// count, because `pin-project-lite` does not take const generics.)
+    pub struct ResponseFuture<F, K, P> {
+        #[pin]
+        kind: Kind<F, K, P>,
+    }
+}
+
+pin_project! {
+    #[project = KindProj]
+    enum Kind<F, K, P> {
+        Admitted {
+            #[pin]
+            future: F,
+            permit: Option<P>,
+            classifier: K,
+        },
+        Rejected {
+            broken: CircuitBroken,
+        },
+    }
+}
+
+impl<F, K, C: Clock, const N: usize> ResponseFuture<F, K, SharedPermit<C, N>> {
+    pub(super) fn admitted(future: F, permit: SharedPermit<C, N>, classifier: K) -> Self {
+        ResponseFuture {
+            kind: Kind::Admitted {
+                future,
+                permit: Some(permit),
+                classifier,
+            },
+        }
+    }
+
+    pub(super) fn rejected(broken: CircuitBroken) -> Self {
+        ResponseFuture {
+            kind: Kind::Rejected { broken },
+        }
+    }
+}
+
+impl<F, K, C, const N: usize, T, E> Future for ResponseFuture<F, K, SharedPermit<C, N>>
+where
+    F: Future<Output = Result<T, E>>,
+    E: Into<BoxError>,
+    K: Classify<T, E>,
+    C: Clock,
+{
+    type Output = Result<T, BoxError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.project().kind.project() {
+            KindProj::Admitted {
+                future,
+                permit,
+                classifier,
+            } => {
+                let result = ready!(future.poll(cx));
+                if let Some(permit) = permit.take() {
+                    permit.record(classifier.classify(&result));
+                }
+                Poll::Ready(result.map_err(Into::into))
+            }
+            KindProj::Rejected { broken } => Poll::Ready(Err(Box::new(*broken))),
+        }
+    }
+}
+
+impl<F, K, C: Clock, const N: usize> fmt::Debug for ResponseFuture<F, K, SharedPermit<C, N>> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.kind {
+            Kind::Admitted { permit, .. } => f
+                .debug_struct("ResponseFuture")
+                .field("admitted_in", &permit.as_ref().map(|p| p.state()))
+                .finish_non_exhaustive(),
+            Kind::Rejected { broken } => f
+                .debug_struct("ResponseFuture")
+                .field("rejected", broken)
+                .finish(),
+        }
+    }
+}

@@ -1,0 +1,124 @@
+use std::fmt;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use breaker_core::{Classify, Clock, DefaultClassifier, OwnedPermit};
+use tower_service::Service;
+
+use super::CircuitBreakerLayer;
+use super::error::BoxError;
+use super::future::ResponseFuture;
+use crate::TokioClock;
+
+type CoreBreaker<C, const N: usize> = breaker_core::CircuitBreaker<C, N>;
+
+/// A service whose requests go through a shared circuit breaker; built by
+/// [`CircuitBreakerLayer`] or [`new`](Self::new).
+///
+/// Cloning it clones the inner service and shares the breaker. See the
+/// [module docs](super) for how it behaves.
+pub struct CircuitBreakerService<S, K = DefaultClassifier, C = TokioClock, const N: usize = 10>
+where
+    C: Clock,
+{
+    inner: S,
+    breaker: Arc<CoreBreaker<C, N>>,
+    classifier: K,
+}
+
+impl<S, C: Clock, const N: usize> CircuitBreakerService<S, DefaultClassifier, C, N> {
+    /// Wraps `inner`, counting `Ok` as a success and `Err` as a failure.
+    pub fn new(inner: S, breaker: Arc<CoreBreaker<C, N>>) -> Self {
+        CircuitBreakerService {
+            inner,
+            breaker,
+            classifier: DefaultClassifier,
+        }
+    }
+
+    /// A [`CircuitBreakerLayer`] for `breaker`.
+    pub fn layer(breaker: Arc<CoreBreaker<C, N>>) -> CircuitBreakerLayer<DefaultClassifier, C, N> {
+        CircuitBreakerLayer::new(breaker)
+    }
+}
+
+impl<S, K, C: Clock, const N: usize> CircuitBreakerService<S, K, C, N> {
+    /// The same service, classifying results with `classifier`.
+    pub fn with_classifier<K2>(self, classifier: K2) -> CircuitBreakerService<S, K2, C, N> {
+        CircuitBreakerService {
+            inner: self.inner,
+            breaker: self.breaker,
+            classifier,
+        }
+    }
+
+    /// The shared breaker (for its state and metrics).
+    pub fn breaker(&self) -> &Arc<CoreBreaker<C, N>> {
+        &self.breaker
+    }
+
+    /// The inner service.
+    pub fn get_ref(&self) -> &S {
+        &self.inner
+    }
+
+    /// The inner service, mutably.
+    pub fn get_mut(&mut self) -> &mut S {
+        &mut self.inner
+    }
+
+    /// The inner service, unwrapped.
+    pub fn into_inner(self) -> S {
+        self.inner
+    }
+}
+
+impl<S, K, C, const N: usize, Request> Service<Request> for CircuitBreakerService<S, K, C, N>
+where
+    S: Service<Request>,
+    S::Error: Into<BoxError>,
+    K: Classify<S::Response, S::Error> + Clone,
+    C: Clock,
+{
+    type Response = S::Response;
+    type Error = BoxError;
+    type Future = ResponseFuture<S::Future, K, OwnedPermit<Arc<CoreBreaker<C, N>>, C, N>>;
+
+    /// The inner service's readiness, untouched by the breaker's state.
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx).map_err(Into::into)
+    }
+
+    /// Calls the inner service if the breaker admits the request; otherwise
+    /// returns a future that fails at once with a boxed
+    /// [`CircuitBroken`](super::error::CircuitBroken).
+    fn call(&mut self, request: Request) -> Self::Future {
+        match CoreBreaker::try_acquire_owned(self.breaker.clone()) {
+            Ok(permit) => {
+                ResponseFuture::admitted(self.inner.call(request), permit, self.classifier.clone())
+            }
+            Err(broken) => ResponseFuture::rejected(broken),
+        }
+    }
+}
+
+impl<S: Clone, K: Clone, C: Clock, const N: usize> Clone for CircuitBreakerService<S, K, C, N> {
+    fn clone(&self) -> Self {
+        CircuitBreakerService {
+            inner: self.inner.clone(),
+            breaker: self.breaker.clone(),
+            classifier: self.classifier.clone(),
+        }
+    }
+}
+
+impl<S: fmt::Debug, K, C: Clock + fmt::Debug, const N: usize> fmt::Debug
+    for CircuitBreakerService<S, K, C, N>
+{
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CircuitBreakerService")
+            .field("inner", &self.inner)
+            .field("breaker", &self.breaker)
+            .finish_non_exhaustive()
+    }
+}
