@@ -1,17 +1,15 @@
 #![doc = include_str!("../README.md")]
-#![cfg_attr(docsrs, feature(doc_cfg))]
 
 use core::future::Future;
 use core::time::Duration;
 
 use async_io::Timer;
-use breaker_core::Clock;
 
 pub use breaker_core;
 #[doc(no_inline)]
 pub use breaker_core::{
-    CircuitBroken, Classify, Config, ConfigError, DefaultClassifier, Error, FailureIf, Metrics,
-    MockClock, Nanos, Outcome, OwnedPermit, Permit, State, StdClock, failure_if,
+    CircuitBroken, Classify, Clock, Config, ConfigError, DefaultClassifier, Error, FailureIf,
+    Metrics, MockClock, Nanos, Outcome, OwnedPermit, Permit, State, StdClock, failure_if,
 };
 
 /// A circuit breaker on [`StdClock`] (monotonic time from
@@ -126,15 +124,16 @@ pub const fn try_with_buckets<const N: usize>(
 /// assert_eq!(BREAKER.metrics().successes, 1);
 /// # });
 /// ```
-pub async fn call<C, const N: usize, T, E, Fut>(
+pub fn call<C, const N: usize, T, E, Fut>(
     breaker: &breaker_core::CircuitBreaker<C, N>,
     future: Fut,
-) -> Result<T, Error<E>>
+) -> impl Future<Output = Result<T, Error<E>>>
 where
     C: Clock,
     Fut: Future<Output = Result<T, E>>,
 {
-    call_with(breaker, DefaultClassifier, future).await
+    // The core's runtime-neutral call future as is: a call needs no timer.
+    breaker.call_async_with(DefaultClassifier, future)
 }
 
 /// [`call`] with a classifier deciding how the result counts (a
@@ -170,17 +169,17 @@ where
 /// assert_eq!(BREAKER.metrics().failures, 0);
 /// # });
 /// ```
-pub async fn call_with<C, const N: usize, T, E, K, Fut>(
+pub fn call_with<C, const N: usize, T, E, K, Fut>(
     breaker: &breaker_core::CircuitBreaker<C, N>,
     classifier: K,
     future: Fut,
-) -> Result<T, Error<E>>
+) -> impl Future<Output = Result<T, Error<E>>>
 where
     C: Clock,
     K: Classify<T, E>,
     Fut: Future<Output = Result<T, E>>,
 {
-    breaker.call_async_with(classifier, future).await
+    breaker.call_async_with(classifier, future)
 }
 
 /// [`call`] with a deadline: if `future` has not finished `timeout` after
@@ -226,23 +225,14 @@ where
     C: Clock,
     Fut: Future<Output = Result<T, E>>,
 {
-    let permit = breaker.try_acquire()?;
-    // `or` polls the call first, so a call that finishes at the deadline wins.
-    let finished = futures_lite::future::or(async { Some(future.await) }, async {
+    // The core races the call against the timer, polling the call first, so
+    // a call that finishes at the deadline wins.
+    let timer = || async move {
         Timer::after(timeout).await;
-        None
-    })
-    .await;
-    match finished {
-        Some(result) => {
-            permit.record(Outcome::of(&result));
-            result.map_err(Error::Inner)
-        }
-        None => {
-            permit.failure();
-            Err(Error::Timeout)
-        }
-    }
+    };
+    breaker
+        .call_async_with_timer(DefaultClassifier, future, timer)
+        .await
 }
 
 /// Completes when `breaker` is no longer Broken, that is when a call could be
@@ -250,12 +240,16 @@ where
 /// end of the broken time.
 ///
 /// It sleeps on an [`async_io::Timer`] until the deadline the breaker reports
-/// in [`retry_after`](breaker_core::CircuitBreaker::retry_after), then checks
-/// again, so it never polls in a loop and never completes early, whatever the
-/// breaker's clock. (With a [`MockClock`] that nobody advances, it waits for
-/// ever.) In Recovering only a share of calls is admitted, so a call made
-/// after `ready` can still be rejected; a retry loop should wait on `ready`
-/// again after each rejection.
+/// in [`retry_after`](breaker_core::CircuitBreaker::retry_after), then reads
+/// the state again: no polling loop, and it never completes early, whatever
+/// the breaker's clock. On [`StdClock`] one timer is enough. If the breaker's
+/// clock runs behind real time, it checks again at most once a millisecond
+/// after the first deadline (with a [`MockClock`] that nobody advances, it
+/// waits for ever).
+///
+/// In Recovering only a growing share of calls is admitted, so a call made
+/// after `ready` can still be rejected (with `retry_after` zero); `ready`
+/// means "worth trying again".
 ///
 /// # Cancel safety
 ///
@@ -277,7 +271,7 @@ where
 ///
 /// # smol::block_on(async {
 /// let _ = breaker_async_std::call(&BREAKER, async { Err::<(), _>("down") }).await;
-/// assert_eq!(BREAKER.state(), State::Broken);
+/// assert_eq!(BREAKER.metrics().trips, 1); // Broken for 10 ms
 /// breaker_async_std::ready(&BREAKER).await;
 /// assert_eq!(BREAKER.state(), State::Recovering);
 /// # });
@@ -286,13 +280,26 @@ pub async fn ready<C, const N: usize>(breaker: &breaker_core::CircuitBreaker<C, 
 where
     C: Clock,
 {
-    loop {
-        // Zero unless Broken; while Broken, the time left is never zero (the
-        // breaker leaves Broken at the deadline itself).
-        let wait = breaker.retry_after();
-        if wait.is_zero() {
-            return;
-        }
-        Timer::after(wait).await;
-    }
+    // On `StdClock` the timer fires at or after the breaker's deadline, so
+    // one sleep suffices; the core re-checks at most once a millisecond if the
+    // breaker's clock lags the timer (a `MockClock`).
+    breaker
+        .ready_with(|wait| async move {
+            Timer::after(wait).await;
+        })
+        .await;
+}
+
+/// aiomisc's `cutout` decorator: `#[cutout(error_ratio = 0.2, window = "20s")]`
+/// on a `fn` or `async fn` returning `Result` gives it its own `static`
+/// breaker on this crate's clock. See [`breaker_macros`](https://docs.rs/breaker-macros)
+/// for every argument.
+pub use breaker_macros::async_std_cutout as cutout;
+
+/// Support for `#[cutout]`: the paths its expansion names. Not public API.
+#[doc(hidden)]
+pub mod __cutout {
+    pub use breaker_core;
+    pub type Clock = crate::StdClock;
+    pub const CLOCK: Clock = crate::StdClock::new();
 }

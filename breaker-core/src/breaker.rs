@@ -15,6 +15,10 @@ use crate::state::{Phase, State, Word};
 use crate::sync::{AtomicU64, Ordering};
 use crate::window::Window;
 
+/// The shortest sleep between two checks of a breaker whose clock lags the
+/// runtime's timer, in [`CircuitBreaker::ready_with`].
+const RECHECK: Duration = Duration::from_millis(1);
+
 /// Declares a constructor that is `const` except under loom, whose atomics
 /// cannot be built in const context.
 macro_rules! constructor {
@@ -403,11 +407,11 @@ impl<C: Clock, const BUCKETS: usize> CircuitBreaker<C, BUCKETS> {
     }
 
     /// [`call_async_with`](Self::call_async_with) with a time limit, for any
-    /// runtime: `deadline` is a future that completes when time is up (a
-    /// runtime's sleep). If it completes first, `future` is dropped, the call
-    /// is recorded as a [`Outcome::Failure`] and the result is
-    /// [`Error::Timeout`]. The adapters' `call_with_timeout` is this with
-    /// their runtime's timer.
+    /// runtime. Once the call is admitted, `timer()` is called and its future
+    /// raced against `future`; `timer` is a runtime's sleep for the limit. If
+    /// the timer completes first, `future` is dropped, the call is recorded
+    /// as a [`Outcome::Failure`] and the result is [`Error::Timeout`]. The
+    /// adapters' `call_with_timeout` is this with their runtime's timer.
     ///
     /// # Errors
     ///
@@ -415,13 +419,12 @@ impl<C: Clock, const BUCKETS: usize> CircuitBreaker<C, BUCKETS> {
     ///
     /// # Cancel safety
     ///
-    /// As [`call_async`](Self::call_async). The deadline is not started
-    /// before the call is admitted: a rejected call never waits.
-    pub async fn call_async_with_deadline<T, E, K, Fut, D>(
+    /// As [`call_async`](Self::call_async). A rejected call starts no timer.
+    pub async fn call_async_with_timer<T, E, K, Fut, D>(
         &self,
         classifier: K,
         future: Fut,
-        deadline: D,
+        timer: impl FnOnce() -> D,
     ) -> Result<T, Error<E>>
     where
         K: Classify<T, E>,
@@ -430,13 +433,13 @@ impl<C: Clock, const BUCKETS: usize> CircuitBreaker<C, BUCKETS> {
     {
         let permit = self.try_acquire()?;
         let mut future = core::pin::pin!(future);
-        let mut deadline = core::pin::pin!(deadline);
+        let mut timer = core::pin::pin!(timer());
         // The call wins a tie: a result that is ready is never thrown away.
         let finished = core::future::poll_fn(|cx| {
             if let Poll::Ready(result) = future.as_mut().poll(cx) {
                 return Poll::Ready(Some(result));
             }
-            deadline.as_mut().poll(cx).map(|()| None)
+            timer.as_mut().poll(cx).map(|()| None)
         })
         .await;
         match finished {
@@ -453,10 +456,11 @@ impl<C: Clock, const BUCKETS: usize> CircuitBreaker<C, BUCKETS> {
 
     /// Waits until the breaker is no longer Broken, for any runtime: `sleep`
     /// makes a future that completes after the given time (a runtime's
-    /// sleep). It sleeps exactly until the broken deadline, then checks again
-    /// (another thread cannot extend a Broken state, so one sleep suffices
-    /// unless the breaker trips again meanwhile). In Recovering a call may
-    /// still be rejected: only a share of calls is admitted there.
+    /// sleep). It sleeps exactly until the broken deadline, then checks again:
+    /// one sleep suffices unless the breaker broke again meanwhile, or its
+    /// clock lags the timer (then it checks once a millisecond, never spins).
+    /// In Recovering a call may still be rejected: only a share of calls is
+    /// admitted there.
     ///
     /// # Cancel safety
     ///
@@ -466,12 +470,17 @@ impl<C: Clock, const BUCKETS: usize> CircuitBreaker<C, BUCKETS> {
         F: FnMut(Duration) -> S,
         S: Future<Output = ()>,
     {
+        let mut at_least = Duration::ZERO;
         loop {
             let wait = self.retry_after();
             if wait.is_zero() {
                 return;
             }
-            sleep(wait).await;
+            sleep(wait.max(at_least)).await;
+            // Still Broken after sleeping the whole wait: the breaker's clock
+            // lags the timer (a mock clock nobody advances). Check at most once
+            // a millisecond from now on rather than spin.
+            at_least = RECHECK;
         }
     }
 

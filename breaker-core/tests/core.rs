@@ -325,13 +325,27 @@ impl Future for Deadline {
 }
 
 #[test]
+fn a_rejected_call_starts_no_timer() {
+    let b = CircuitBreaker::new(eager().min_calls(1), MockClock::new());
+    let _ = b.call(|| Err::<(), ()>(()));
+    let started = core::cell::Cell::new(false);
+    let call = b.call_async_with_timer(DefaultClassifier, async { Ok::<_, ()>(()) }, || {
+        started.set(true);
+        Deadline(false)
+    });
+    let mut fut = pin!(call);
+    assert!(matches!(
+        poll_once(fut.as_mut()),
+        Poll::Ready(Err(Error::Broken(_)))
+    ));
+    assert!(!started.get());
+}
+
+#[test]
 fn a_deadline_that_passes_first_is_a_failure_and_a_timeout() {
     let b = CircuitBreaker::new(eager(), MockClock::new());
-    let mut fut = pin!(b.call_async_with_deadline(
-        DefaultClassifier,
-        core::future::pending::<Result<(), ()>>(),
-        Deadline(true),
-    ));
+    let hanging = core::future::pending::<Result<(), ()>>();
+    let mut fut = pin!(b.call_async_with_timer(DefaultClassifier, hanging, || Deadline(true)));
     assert_eq!(poll_once(fut.as_mut()), Poll::Ready(Err(Error::Timeout)));
     let m = b.metrics();
     assert_eq!((m.failures, m.ignored, m.call_passing), (1, 0, 1));
@@ -340,17 +354,11 @@ fn a_deadline_that_passes_first_is_a_failure_and_a_timeout() {
 #[test]
 fn a_ready_result_wins_over_an_expired_deadline() {
     let b = CircuitBreaker::new(eager(), MockClock::new());
-    let mut fut = pin!(b.call_async_with_deadline(
-        DefaultClassifier,
-        async { Ok::<_, ()>(3) },
-        Deadline(true)
-    ));
+    let quick = async { Ok::<_, ()>(3) };
+    let mut fut = pin!(b.call_async_with_timer(DefaultClassifier, quick, || Deadline(true)));
     assert_eq!(poll_once(fut.as_mut()), Poll::Ready(Ok(3)));
-    let mut fut = pin!(b.call_async_with_deadline(
-        DefaultClassifier,
-        async { Ok::<_, ()>(4) },
-        Deadline(false)
-    ));
+    let quick = async { Ok::<_, ()>(4) };
+    let mut fut = pin!(b.call_async_with_timer(DefaultClassifier, quick, || Deadline(false)));
     assert_eq!(poll_once(fut.as_mut()), Poll::Ready(Ok(4)));
     assert_eq!(b.metrics().successes, 2);
 }
@@ -380,4 +388,22 @@ fn ready_with_sleeps_exactly_until_the_deadline() {
     assert_eq!(poll_once(fut.as_mut()), Poll::Ready(()));
     assert_eq!(*slept.borrow(), [3 * S]);
     assert_eq!(b.state(), State::Recovering);
+}
+
+#[test]
+fn ready_with_never_spins_on_a_clock_that_lags_the_timer() {
+    let clock = MockClock::new();
+    let b = CircuitBreaker::new(eager().min_calls(1), &clock);
+    let _ = b.call(|| Err::<(), ()>(()));
+    let slept = std::cell::RefCell::new(Vec::new());
+    let mut fut = pin!(b.ready_with(|d| {
+        slept.borrow_mut().push(d);
+        // The timer fires, but the breaker's clock moves only 1 ns a check.
+        clock.advance(Duration::from_nanos(1));
+        core::future::ready(())
+    }));
+    clock.set(5 * S - Duration::from_nanos(3));
+    assert_eq!(poll_once(fut.as_mut()), Poll::Ready(()));
+    let ms = Duration::from_millis(1);
+    assert_eq!(*slept.borrow(), [Duration::from_nanos(3), ms, ms]);
 }

@@ -2,8 +2,8 @@
 
 use core::future::Future;
 
-use breaker_core::{Classify, Error, Outcome};
-use embassy_time::{Duration, Instant, Timer};
+use breaker_core::{Classify, DefaultClassifier, Error};
+use embassy_time::{Duration, Timer};
 
 use crate::CircuitBreaker;
 use crate::clock::EmbassyClock;
@@ -22,7 +22,7 @@ use crate::clock::EmbassyClock;
 /// # Cancel safety
 ///
 /// Dropping the returned future before it completes drops `future` and
-/// records [`Outcome::Ignored`]: nothing is counted against the dependency, and
+/// records [`Outcome::Ignored`](breaker_core::Outcome::Ignored): nothing is counted against the dependency, and
 /// in Recovering the admission goes back to the ramp.
 ///
 /// # Examples
@@ -94,11 +94,11 @@ where
 }
 
 /// [`call`] with a time limit: if `future` has not finished `timeout` after
-/// admission, it is dropped, a [`Outcome::Failure`] is recorded and the call
+/// admission, it is dropped, a [`Outcome::Failure`](breaker_core::Outcome::Failure) is recorded and the call
 /// returns [`Error::Timeout`].
 ///
 /// The timeout is an [`embassy_time::Duration`] (ticks of the linked time
-/// driver), like [`embassy_time::with_timeout`], which this is built on. From
+/// driver), like [`embassy_time::with_timeout`]. From
 /// a `core::time::Duration`, convert with `embassy_time::Duration::try_from`.
 /// The timer starts at admission, the first poll.
 ///
@@ -111,7 +111,7 @@ where
 /// # Cancel safety
 ///
 /// As [`call`]: dropping the returned future early drops `future` and records
-/// [`Outcome::Ignored`], never a failure.
+/// [`Outcome::Ignored`](breaker_core::Outcome::Ignored), never a failure.
 ///
 /// # Examples
 ///
@@ -140,21 +140,14 @@ pub async fn call_with_timeout<T, E, Fut, const N: usize>(
 where
     Fut: Future<Output = Result<T, E>>,
 {
-    let permit = breaker.try_acquire()?;
-    match embassy_time::with_timeout(timeout, future).await {
-        Ok(result) => {
-            permit.record(Outcome::of(&result));
-            result.map_err(Error::Inner)
-        }
-        Err(embassy_time::TimeoutError) => {
-            permit.failure();
-            Err(Error::Timeout)
-        }
-    }
+    let timer = || Timer::after(timeout);
+    breaker
+        .call_async_with_timer(DefaultClassifier, future, timer)
+        .await
 }
 
 /// Completes when `breaker` is no longer Broken: at once if it is Passing or
-/// Recovering, otherwise at the end of its broken time (a [`Timer::at`] that
+/// Recovering, otherwise at the end of its broken time (a [`Timer`] to that
 /// deadline).
 ///
 /// In Recovering a call may still be turned away (the ramp admits a growing
@@ -190,18 +183,12 @@ where
 /// # }
 /// ```
 pub async fn ready<const N: usize>(breaker: &CircuitBreaker<N>) {
-    loop {
-        let wait = breaker.retry_after();
-        if wait.is_zero() {
-            return;
-        }
-        // `retry_after` is measured from the breaker's reading of the clock,
-        // which is no later than `Instant::now()` here, and the tick count is
-        // rounded up: the deadline is never early. Should the driver wake us
-        // early anyway, the loop waits again.
-        let ticks =
-            EmbassyClock::ticks_covering(u64::try_from(wait.as_nanos()).unwrap_or(u64::MAX));
-        let deadline = Instant::from_ticks(Instant::now().as_ticks().saturating_add(ticks));
-        Timer::at(deadline).await;
-    }
+    // `retry_after` is measured from the breaker's reading of the clock, which
+    // is no later than the timer's start, and the tick count is rounded up:
+    // the wake-up is never early. Should it be anyway, `ready_with` waits again.
+    let sleep = |wait: core::time::Duration| {
+        let nanos = u64::try_from(wait.as_nanos()).unwrap_or(u64::MAX);
+        Timer::after_ticks(EmbassyClock::ticks_covering(nanos))
+    };
+    breaker.ready_with(sleep).await;
 }

@@ -101,3 +101,17 @@ pub const fn try_with_buckets<const N: usize>(
 ) -> Result<CircuitBreaker<N>, ConfigError> {
     breaker_core::CircuitBreaker::try_with_buckets(config, EmbassyClock::new())
 }
+
+/// aiomisc's `cutout` decorator: `#[cutout(error_ratio = 0.2, window = "20s")]`
+/// on a `fn` or `async fn` returning `Result` gives it its own `static`
+/// breaker on this crate's clock. See [`breaker_macros`](https://docs.rs/breaker-macros)
+/// for every argument.
+pub use breaker_macros::embassy_cutout as cutout;
+
+/// Support for `#[cutout]`: the paths its expansion names. Not public API.
+#[doc(hidden)]
+pub mod __cutout {
+    pub use breaker_core;
+    pub type Clock = crate::EmbassyClock;
+    pub const CLOCK: Clock = crate::EmbassyClock::new();
+}

@@ -11,7 +11,7 @@
 use core::future::Future;
 use core::time::Duration;
 
-use breaker_core::{Classify, Clock, DefaultClassifier, Error, Outcome};
+use breaker_core::{Classify, Clock, DefaultClassifier, Error};
 
 type CoreBreaker<C, const N: usize> = breaker_core::CircuitBreaker<C, N>;
 
@@ -33,7 +33,7 @@ type CoreBreaker<C, const N: usize> = breaker_core::CircuitBreaker<C, N>;
 /// # Cancel safety
 ///
 /// Dropping the returned future before it completes records
-/// [`Outcome::Ignored`]: nothing is counted against the dependency, and in
+/// [`Outcome::Ignored`](breaker_core::Outcome::Ignored): nothing is counted against the dependency, and in
 /// Recovering the admission is given back to the ramp. `future` is dropped
 /// with it.
 ///
@@ -74,7 +74,7 @@ where
 ///
 /// # Cancel safety
 ///
-/// As [`call`]: dropping the returned future records [`Outcome::Ignored`].
+/// As [`call`]: dropping the returned future records [`Outcome::Ignored`](breaker_core::Outcome::Ignored).
 ///
 /// # Examples
 ///
@@ -130,7 +130,7 @@ where
 /// # Cancel safety
 ///
 /// Dropping the returned future before it completes records
-/// [`Outcome::Ignored`] (the caller gave up, the dependency did not fail),
+/// [`Outcome::Ignored`](breaker_core::Outcome::Ignored) (the caller gave up, the dependency did not fail),
 /// and in Recovering gives the admission back. Only the timeout itself counts
 /// as a failure.
 ///
@@ -157,17 +157,10 @@ where
     C: Clock,
     Fut: Future<Output = Result<T, E>>,
 {
-    let permit = breaker.try_acquire()?;
-    match tokio::time::timeout(timeout, future).await {
-        Ok(result) => {
-            permit.record(Outcome::of(&result));
-            result.map_err(Error::Inner)
-        }
-        Err(_elapsed) => {
-            permit.failure();
-            Err(Error::Timeout)
-        }
-    }
+    let sleep = || tokio::time::sleep(timeout);
+    breaker
+        .call_async_with_timer(DefaultClassifier, future, sleep)
+        .await
 }
 
 /// Completes when `breaker` is no longer Broken: at once if it is Passing or
@@ -216,11 +209,5 @@ pub async fn ready<C, const N: usize>(breaker: &CoreBreaker<C, N>)
 where
     C: Clock,
 {
-    loop {
-        let wait = breaker.retry_after();
-        if wait.is_zero() {
-            return;
-        }
-        tokio::time::sleep(wait).await;
-    }
+    breaker.ready_with(tokio::time::sleep).await;
 }
