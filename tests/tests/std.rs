@@ -66,5 +66,8 @@ fn std_clock_drives_a_breaker() {
     }
     assert_eq!(b.state(), State::Broken);
     let left = b.retry_after();
-    assert!(left <= Duration::from_secs(10) && left > Duration::from_secs(9), "{left:?}");
+    assert!(
+        left <= Duration::from_secs(10) && left > Duration::from_secs(9),
+        "{left:?}"
+    );
 }
