@@ -627,19 +627,37 @@ impl<C: Clock, const BUCKETS: usize> CircuitBreaker<C, BUCKETS> {
     /// The admission decision, counted. Returns the word the call was
     /// admitted under (its permit's state).
     ///
-    /// The hot path, Passing, is one load of the state word and one
-    /// `fetch_add`, and reads no clock: nothing in Passing depends on time
-    /// until an outcome is recorded.
+    /// The hot path, Passing, is one load of the state word (and one
+    /// `fetch_add` for a permit), and reads no clock: nothing in Passing
+    /// depends on time until an outcome is recorded. A rejection while Broken
+    /// is a load, a clock read and one `fetch_add`.
     #[inline]
     fn admit(&self, counting: Counting) -> Result<Word, CircuitBroken> {
         let word = Word(self.state.load(Ordering::SeqCst));
-        if word.phase() == Phase::Passing {
-            if counting == Counting::AtAdmission {
-                bump(&self.counters.passing_open);
+        match word.phase() {
+            Phase::Passing => {
+                if counting == Counting::AtAdmission {
+                    bump(&self.counters.passing_open);
+                }
+                return Ok(word);
             }
-            return Ok(word);
+            Phase::Broken => {
+                let elapsed = word.elapsed(self.clock.now().as_nanos());
+                if elapsed < self.params.broken {
+                    return Err(self.reject_broken(elapsed));
+                }
+            }
+            Phase::Recovering | Phase::Unstarted => {}
         }
         self.admit_slow(counting)
+    }
+
+    /// Counts and builds the rejection of a call `elapsed` into Broken.
+    #[inline]
+    fn reject_broken(&self, elapsed: u64) -> CircuitBroken {
+        bump(&self.counters.broken);
+        let retry_after = Duration::from_nanos(self.params.broken - elapsed);
+        CircuitBroken::new(retry_after, State::Broken)
     }
 
     #[cold]
@@ -655,11 +673,8 @@ impl<C: Clock, const BUCKETS: usize> CircuitBreaker<C, BUCKETS> {
                     }
                     return Ok(word);
                 }
-                Phase::Broken => {
-                    bump(&self.counters.broken);
-                    let retry_after = self.remaining_broken(word, &mut now);
-                    return Err(CircuitBroken::new(retry_after, State::Broken));
-                }
+                // `settle` left it Broken: its deadline has not passed.
+                Phase::Broken => return Err(self.reject_broken(word.elapsed(now.get()))),
                 Phase::Recovering => {
                     let admitted = self.ramp_admit(word, &mut now);
                     // The decision stands only if the state did not change
@@ -692,6 +707,14 @@ impl<C: Clock, const BUCKETS: usize> CircuitBreaker<C, BUCKETS> {
         let epoch = word.epoch();
         let mut seen = self.credit.load(Ordering::SeqCst);
         loop {
+            // Another period's credit is replaced only while this period still
+            // holds: an attempt that loaded its word before the breaker moved
+            // on to a later Recovering period must not wipe that period's
+            // credit. (A period writes its credit only after its word is in
+            // place, so having seen that credit, SeqCst shows the new word.)
+            if seen >> Credit::SHIFT != epoch && self.state.load(Ordering::SeqCst) != word.0 {
+                return false;
+            }
             let credit = (Credit::balance(seen, epoch) + share).min(Credit::MASK);
             let (admitted, left) = if credit >= ramp::ONE {
                 (true, credit - ramp::ONE)
@@ -733,15 +756,17 @@ impl<C: Clock, const BUCKETS: usize> CircuitBreaker<C, BUCKETS> {
     ///
     /// The hot path, a success in Passing, is a load of the state word (is the
     /// call's state still current?), a clock read, and one CAS on the bucket.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn finish(&self, admitted: Word, outcome: Outcome, counting: Counting) {
         if outcome == Outcome::Success
             && admitted.phase() == Phase::Passing
             && self.state.load(Ordering::SeqCst) == admitted.0
         {
-            let now = self.clock.now().as_nanos();
-            let bucket = self.params.bucket_of(admitted.effective(now));
-            if self.window.try_add(admitted.epoch(), bucket, true) {
+            let now = admitted.effective(self.clock.now().as_nanos());
+            if self
+                .window
+                .try_add(admitted.epoch(), now, self.params.bucket, true)
+            {
                 self.recorded(admitted, counting);
                 return;
             }

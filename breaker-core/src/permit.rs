@@ -72,12 +72,12 @@ where
     }
 
     /// Records `outcome`.
-    #[inline]
+    #[inline(always)]
     pub fn record(mut self, outcome: Outcome) {
         self.report(outcome);
     }
 
-    #[inline]
+    #[inline(always)]
     fn report(&mut self, outcome: Outcome) {
         if !self.reported {
             self.reported = true;
@@ -92,7 +92,11 @@ where
     C: Clock,
 {
     fn drop(&mut self) {
-        self.report(outcome_of_drop());
+        // Checked here too, so that a reported permit does not ask whether
+        // the thread is panicking.
+        if !self.reported {
+            self.report(outcome_of_drop());
+        }
     }
 }
 

@@ -9,7 +9,20 @@ pub(crate) const ONE: u64 = 1 << 32;
 const LN2: u128 = 2_977_044_472;
 
 /// Terms of the exp series; y <= ln 2, so y^15 / 15! < 2^-44.
-const TERMS: u128 = 14;
+const TERMS: usize = 14;
+
+/// `ceil(2^64 / k)` for the series' divisors `k`, so that each term divides by
+/// a multiply: `n / k == (n * RECIPROCALS[k]) >> 64` exactly for the `n < 2^40`
+/// that occur here (the rounding error of the reciprocal is below `k / 2^64`).
+const RECIPROCALS: [u128; TERMS + 1] = {
+    let mut table = [0u128; TERMS + 1];
+    let mut k = 1;
+    while k <= TERMS {
+        table[k] = (1u128 << 64).div_ceil(k as u128);
+        k += 1;
+    }
+    table
+};
 
 /// `p(elapsed)` for a ramp lasting `recovery` (> 0), in Q32 (`ONE` = every call).
 ///
@@ -26,10 +39,8 @@ pub(crate) fn share(elapsed: u64, recovery: u64) -> u64 {
     let x = ((elapsed as u128) << 32) / recovery as u128;
     let y = (x * LN2) >> 32;
     let mut t = one;
-    let mut k = TERMS;
-    while k >= 2 {
-        t = one + ((y * t) >> 32) / k;
-        k -= 1;
+    for k in (2..=TERMS).rev() {
+        t = one + ((((y * t) >> 32) * RECIPROCALS[k]) >> 64);
     }
     ((y * t) >> 32) as u64
 }
@@ -74,6 +85,22 @@ mod tests {
             let p = share(e, r);
             assert!(p >= last);
             last = p;
+        }
+    }
+
+    #[test]
+    fn reciprocals_divide_exactly() {
+        for k in 2..=TERMS {
+            for n in [
+                0u128,
+                1,
+                k as u128 - 1,
+                k as u128,
+                (1 << 34) + 7,
+                (1 << 40) - 1,
+            ] {
+                assert_eq!((n * RECIPROCALS[k]) >> 64, n / k as u128, "{n} / {k}");
+            }
         }
     }
 

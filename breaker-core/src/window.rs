@@ -152,32 +152,38 @@ impl<const B: usize> Window<B> {
         (index / B as u64) & ROUND_MASK
     }
 
-    /// The common case of [`record`](Self::record): bucket `index` is the
-    /// newest or an older one still holding epoch `epoch`'s counts, and the
-    /// count is not full. One load of `newest`, one of the slot, one CAS; the
-    /// count is a plain add on the packed word. Returns `false`, having changed
-    /// nothing, when `record` must handle it.
-    #[inline]
-    pub(crate) fn try_add(&self, epoch: u64, index: u64, success: bool) -> bool {
+    /// The common case of [`record`](Self::record): time `time` falls in the
+    /// newest bucket (or before it: a lagging clock files there too), the
+    /// bucket holds epoch `epoch`'s counts, and the count is not full. One load
+    /// of `newest`, one of the slot, one CAS (retried only while another
+    /// recorder wins the same slot); the count is a plain add on the packed
+    /// word. Returns `false`, having changed nothing, when `record` must
+    /// handle it.
+    #[inline(always)]
+    pub(crate) fn try_add(&self, epoch: u64, time: u64, width: u64, success: bool) -> bool {
         let newest = self.newest.load(Ordering::Acquire);
-        if index > newest {
+        // `newest * width` cannot overflow: `newest` is a time divided by `width`.
+        if time.saturating_sub(newest * width) >= width {
             return false;
         }
-        // A clock reading behind the newest bucket files there (see `record`).
-        let index = newest;
-        let slot = &self.slots[(index % B as u64) as usize];
-        let labels = ((epoch & EPOCH_MASK) << ROUND_BITS) | Self::round_of(index);
-        let seen = slot.load(Ordering::Acquire);
-        let (count, one) = if success {
-            ((seen >> COUNT_BITS) & COUNT_MAX, 1 << COUNT_BITS)
+        let slot = &self.slots[(newest % B as u64) as usize];
+        let labels = ((epoch & EPOCH_MASK) << ROUND_BITS) | Self::round_of(newest);
+        let (shift, one) = if success {
+            (COUNT_BITS, 1 << COUNT_BITS)
         } else {
-            (seen & COUNT_MAX, 1)
+            (0, 1)
         };
-        seen >> ROUND_SHIFT == labels
-            && count < COUNT_MAX
-            && slot
-                .compare_exchange_weak(seen, seen + one, Ordering::Relaxed, Ordering::Relaxed)
-                .is_ok()
+        let mut seen = slot.load(Ordering::Acquire);
+        loop {
+            if seen >> ROUND_SHIFT != labels || (seen >> shift) & COUNT_MAX == COUNT_MAX {
+                return false;
+            }
+            match slot.compare_exchange_weak(seen, seen + one, Ordering::Relaxed, Ordering::Acquire)
+            {
+                Ok(_) => return true,
+                Err(actual) => seen = actual,
+            }
+        }
     }
 
     /// Records one outcome for epoch `epoch` in bucket `index`.
