@@ -762,7 +762,11 @@ impl<C: Clock, const BUCKETS: usize> CircuitBreaker<C, BUCKETS> {
             && admitted.phase() == Phase::Passing
             && self.state.load(Ordering::SeqCst) == admitted.0
         {
-            let now = admitted.effective(self.clock.now().as_nanos());
+            // No `effective()` here: a reading from before the state began
+            // is behind every bucket this state has rolled into, and `try_add`
+            // files such a reading in the newest bucket, as the slow path
+            // would, or declines when that bucket is not this epoch's.
+            let now = self.clock.now().as_nanos();
             if self
                 .window
                 .try_add(admitted.epoch(), now, self.params.bucket, true)
