@@ -762,11 +762,10 @@ impl<C: Clock, const BUCKETS: usize> CircuitBreaker<C, BUCKETS> {
             && admitted.phase() == Phase::Passing
             && self.state.load(Ordering::SeqCst) == admitted.0
         {
-            // No `effective()` here: a reading from before the state began
-            // is behind every bucket this state has rolled into, and `try_add`
-            // files such a reading in the newest bucket, as the slow path
-            // would, or declines when that bucket is not this epoch's.
-            let now = self.clock.now().as_nanos();
+            // `effective()` is needed even here: a reading from before the
+            // state began could otherwise match a slot that was never written
+            // (all zero: epoch 0, round 0) and be counted in bucket 0.
+            let now = admitted.effective(self.clock.now().as_nanos());
             if self
                 .window
                 .try_add(admitted.epoch(), now, self.params.bucket, true)
