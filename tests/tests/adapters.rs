@@ -46,7 +46,7 @@ where
         admitted: vec![],
         metrics: metrics(),
     };
-    let mut step = |admitted: usize, trace: &mut Trace| {
+    let step = |admitted: usize, trace: &mut Trace| {
         trace.admitted.push(admitted);
         trace.states.push(state());
     };
