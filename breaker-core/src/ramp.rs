@@ -90,16 +90,10 @@ mod tests {
 
     #[test]
     fn reciprocals_divide_exactly() {
-        for k in 2..=TERMS {
-            for n in [
-                0u128,
-                1,
-                k as u128 - 1,
-                k as u128,
-                (1 << 34) + 7,
-                (1 << 40) - 1,
-            ] {
-                assert_eq!((n * RECIPROCALS[k]) >> 64, n / k as u128, "{n} / {k}");
+        for (k, &reciprocal) in RECIPROCALS.iter().enumerate().skip(2) {
+            let k = k as u128;
+            for n in [0, 1, k - 1, k, (1 << 34) + 7, (1 << 40) - 1] {
+                assert_eq!((n * reciprocal) >> 64, n / k, "{n} / {k}");
             }
         }
     }
