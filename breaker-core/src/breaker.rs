@@ -151,10 +151,12 @@ struct Now<'a, C: Clock> {
 }
 
 impl<'a, C: Clock> Now<'a, C> {
+    #[inline(always)]
     fn new(clock: &'a C) -> Self {
         Now { clock, read: None }
     }
 
+    #[inline(always)]
     fn get(&mut self) -> u64 {
         *self.read.get_or_insert_with(|| self.clock.now().as_nanos())
     }
@@ -551,9 +553,7 @@ impl<C: Clock, const BUCKETS: usize> CircuitBreaker<C, BUCKETS> {
 
     fn remaining_broken(&self, word: Word, now: &mut Now<'_, C>) -> Duration {
         match word.phase() {
-            Phase::Broken => {
-                Duration::from_nanos(self.params.broken.saturating_sub(word.elapsed(now.get())))
-            }
+            Phase::Broken => self.broken_left(word.elapsed(now.get())),
             _ => Duration::ZERO,
         }
     }
@@ -633,6 +633,7 @@ impl<C: Clock, const BUCKETS: usize> CircuitBreaker<C, BUCKETS> {
     /// is a load, a clock read and one `fetch_add`.
     #[inline]
     fn admit(&self, counting: Counting) -> Result<Word, CircuitBroken> {
+        let mut now = Now::new(&self.clock);
         let word = Word(self.state.load(Ordering::SeqCst));
         match word.phase() {
             Phase::Passing => {
@@ -642,28 +643,31 @@ impl<C: Clock, const BUCKETS: usize> CircuitBreaker<C, BUCKETS> {
                 return Ok(word);
             }
             Phase::Broken => {
-                let elapsed = word.elapsed(self.clock.now().as_nanos());
+                let elapsed = word.elapsed(now.get());
                 if elapsed < self.params.broken {
                     return Err(self.reject_broken(elapsed));
                 }
             }
             Phase::Recovering | Phase::Unstarted => {}
         }
-        self.admit_slow(counting)
+        self.admit_slow(counting, now)
     }
 
     /// Counts and builds the rejection of a call `elapsed` into Broken.
     #[inline]
     fn reject_broken(&self, elapsed: u64) -> CircuitBroken {
         bump(&self.counters.broken);
-        let retry_after = Duration::from_nanos(self.params.broken - elapsed);
-        CircuitBroken::new(retry_after, State::Broken)
+        CircuitBroken::new(self.broken_left(elapsed), State::Broken)
+    }
+
+    /// Time left in a Broken state `elapsed` into it.
+    fn broken_left(&self, elapsed: u64) -> Duration {
+        Duration::from_nanos(self.params.broken.saturating_sub(elapsed))
     }
 
     #[cold]
     #[inline(never)]
-    fn admit_slow(&self, counting: Counting) -> Result<Word, CircuitBroken> {
-        let mut now = Now::new(&self.clock);
+    fn admit_slow(&self, counting: Counting, mut now: Now<'_, C>) -> Result<Word, CircuitBroken> {
         let mut word = self.settle(&mut now);
         loop {
             match word.phase() {
@@ -758,6 +762,7 @@ impl<C: Clock, const BUCKETS: usize> CircuitBreaker<C, BUCKETS> {
     /// call's state still current?), a clock read, and one CAS on the bucket.
     #[inline(always)]
     pub(crate) fn finish(&self, admitted: Word, outcome: Outcome, counting: Counting) {
+        let mut now = Now::new(&self.clock);
         if outcome == Outcome::Success
             && admitted.phase() == Phase::Passing
             && self.state.load(Ordering::SeqCst) == admitted.0
@@ -765,21 +770,28 @@ impl<C: Clock, const BUCKETS: usize> CircuitBreaker<C, BUCKETS> {
             // `effective()` is needed even here: a reading from before the
             // state began could otherwise match a slot that was never written
             // (all zero: epoch 0, round 0) and be counted in bucket 0.
-            let now = admitted.effective(self.clock.now().as_nanos());
+            let time = admitted.effective(now.get());
             if self
                 .window
-                .try_add(admitted.epoch(), now, self.params.bucket, true)
+                .try_add(admitted.epoch(), time, self.params.bucket, true)
             {
                 self.recorded(admitted, counting);
                 return;
             }
         }
-        self.finish_slow(admitted, outcome, counting);
+        // The slow path reuses this clock reading, if one was taken.
+        self.finish_slow(admitted, outcome, counting, now);
     }
 
     #[cold]
     #[inline(never)]
-    fn finish_slow(&self, admitted: Word, outcome: Outcome, counting: Counting) {
+    fn finish_slow(
+        &self,
+        admitted: Word,
+        outcome: Outcome,
+        counting: Counting,
+        mut now: Now<'_, C>,
+    ) {
         let current = Word(self.state.load(Ordering::SeqCst));
         let failure = match outcome {
             _ if current != admitted => {
@@ -796,7 +808,6 @@ impl<C: Clock, const BUCKETS: usize> CircuitBreaker<C, BUCKETS> {
             Outcome::Success => false,
             Outcome::Failure => true,
         };
-        let mut now = Now::new(&self.clock);
         self.window
             .record(admitted.epoch(), self.bucket(admitted, &mut now), !failure);
         self.recorded(admitted, counting);
