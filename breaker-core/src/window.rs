@@ -417,6 +417,17 @@ const _: () = assert!(COUNTS_MASK == (COUNT_MAX << COUNT_BITS) | COUNT_MAX);
 mod tests {
     use super::*;
 
+    fn tally(calls: u64, failures: u64) -> Tally {
+        Tally { calls, failures }
+    }
+
+    fn totals(successes: u64, failures: u64) -> Totals {
+        Totals {
+            successes,
+            failures,
+        }
+    }
+
     fn record_n(w: &Window<4>, epoch: u64, index: u64, successes: u64, failures: u64) {
         for _ in 0..successes {
             w.record(epoch, index, true);
@@ -454,43 +465,13 @@ mod tests {
         record_n(&w, 1, 10, 1, 1); // bucket 10
         record_n(&w, 1, 11, 2, 0); // bucket 11
         record_n(&w, 1, 13, 0, 3); // bucket 13
-        assert_eq!(
-            w.tally(1, 13),
-            Tally {
-                calls: 7,
-                failures: 4
-            }
-        );
+        assert_eq!(w.tally(1, 13), tally(7, 4));
         // Bucket 10 leaves at 14, 11 at 15, 13 at 17.
-        assert_eq!(
-            w.tally(1, 14),
-            Tally {
-                calls: 5,
-                failures: 3
-            }
-        );
-        assert_eq!(
-            w.tally(1, 15),
-            Tally {
-                calls: 3,
-                failures: 3
-            }
-        );
-        assert_eq!(
-            w.tally(1, 16),
-            Tally {
-                calls: 3,
-                failures: 3
-            }
-        );
+        assert_eq!(w.tally(1, 14), tally(5, 3));
+        assert_eq!(w.tally(1, 15), tally(3, 3));
+        assert_eq!(w.tally(1, 16), tally(3, 3));
         assert_eq!(w.tally(1, 17), Tally::default());
-        assert_eq!(
-            w.totals(),
-            Totals {
-                successes: 3,
-                failures: 4
-            }
-        );
+        assert_eq!(w.totals(), totals(3, 4));
     }
 
     #[test]
@@ -499,21 +480,9 @@ mod tests {
         record_n(&w, 1, 10, 5, 5);
         assert_eq!(w.tally(2, 10), Tally::default());
         record_n(&w, 2, 10, 1, 0);
-        assert_eq!(
-            w.tally(2, 10),
-            Tally {
-                calls: 1,
-                failures: 0
-            }
-        );
+        assert_eq!(w.tally(2, 10), tally(1, 0));
         assert_eq!(w.tally(1, 10), Tally::default());
-        assert_eq!(
-            w.totals(),
-            Totals {
-                successes: 6,
-                failures: 5
-            }
-        );
+        assert_eq!(w.totals(), totals(6, 5));
     }
 
     #[test]
@@ -525,27 +494,9 @@ mod tests {
         let later = 5 + 4 * 1024;
         assert_eq!(w.tally(1, later), Tally::default());
         record_n(&w, 1, later, 1, 0);
-        assert_eq!(
-            w.tally(1, later),
-            Tally {
-                calls: 1,
-                failures: 0
-            }
-        );
-        assert_eq!(
-            w.tally(1, later + 1),
-            Tally {
-                calls: 1,
-                failures: 0
-            }
-        );
-        assert_eq!(
-            w.totals(),
-            Totals {
-                successes: 1,
-                failures: 6
-            }
-        );
+        assert_eq!(w.tally(1, later), tally(1, 0));
+        assert_eq!(w.tally(1, later + 1), tally(1, 0));
+        assert_eq!(w.totals(), totals(1, 6));
     }
 
     #[test]
@@ -558,20 +509,8 @@ mod tests {
             record_n(&w, 1, 4 * lap, 1, 0);
         }
         // Bucket 4097 (slot 1, same round as bucket 1) must not see bucket 1.
-        assert_eq!(
-            w.tally(1, 4 * 1024 + 1),
-            Tally {
-                calls: 1,
-                failures: 0
-            }
-        );
-        assert_eq!(
-            w.totals(),
-            Totals {
-                successes: 1024,
-                failures: 4
-            }
-        );
+        assert_eq!(w.tally(1, 4 * 1024 + 1), tally(1, 0));
+        assert_eq!(w.totals(), totals(1024, 4));
     }
 
     #[test]
@@ -579,28 +518,10 @@ mod tests {
         let w = Window::<4>::new();
         record_n(&w, 1, 9, 1, 0);
         record_n(&w, 1, 5, 0, 1); // bucket 5 is long gone: no time passes back
-        assert_eq!(
-            w.tally(1, 9),
-            Tally {
-                calls: 2,
-                failures: 1
-            }
-        );
-        assert_eq!(
-            w.tally(1, 12),
-            Tally {
-                calls: 2,
-                failures: 1
-            }
-        );
+        assert_eq!(w.tally(1, 9), tally(2, 1));
+        assert_eq!(w.tally(1, 12), tally(2, 1));
         assert_eq!(w.tally(1, 13), Tally::default());
-        assert_eq!(
-            w.totals(),
-            Totals {
-                successes: 1,
-                failures: 1
-            }
-        );
+        assert_eq!(w.totals(), totals(1, 1));
     }
 
     #[test]
@@ -608,21 +529,9 @@ mod tests {
         let w = Window::<4>::new();
         record_n(&w, 2, 9, 1, 0);
         record_n(&w, 1, 9, 0, 1); // epoch 1 ended before this landed
-        assert_eq!(
-            w.tally(2, 9),
-            Tally {
-                calls: 1,
-                failures: 0
-            }
-        );
+        assert_eq!(w.tally(2, 9), tally(1, 0));
         assert_eq!(w.tally(1, 9), Tally::default());
-        assert_eq!(
-            w.totals(),
-            Totals {
-                successes: 1,
-                failures: 1
-            }
-        );
+        assert_eq!(w.totals(), totals(1, 1));
     }
 
     #[test]
