@@ -4,20 +4,25 @@ use core::future::Future;
 use core::task::Poll;
 use core::time::Duration;
 
-use crate::clock::Clock;
+use crate::clock::{Clock, Nanos};
 use crate::config::{Config, ConfigError, Params};
 use crate::error::{CircuitBroken, Error};
+use crate::listener::{Listener, NoListener, Transition};
 use crate::metrics::Metrics;
 use crate::outcome::{Classify, DefaultClassifier, Outcome};
 use crate::permit::{OwnedPermit, Permit};
 use crate::ramp;
-use crate::state::{Phase, State, Word};
+use crate::state::{Mode, Phase, State, Word};
 use crate::sync::{AtomicU64, Ordering};
 use crate::window::Window;
 
 /// The shortest sleep between two checks of a breaker whose clock lags the
 /// runtime's timer, in [`CircuitBreaker::ready_with`].
 const RECHECK: Duration = Duration::from_millis(1);
+
+/// How often [`CircuitBreaker::ready_with`] looks again at a breaker forced
+/// open: it has no deadline to sleep until, only an operator's `reset`.
+const FORCED_RECHECK: Duration = Duration::from_millis(100);
 
 /// Declares a constructor that is `const` except under loom, whose atomics
 /// cannot be built in const context.
@@ -38,9 +43,10 @@ macro_rules! constructor {
 /// call through it with [`call`](Self::call), [`call_async`](Self::call_async)
 /// or [`try_acquire`](Self::try_acquire). It is `Sync` when its clock is.
 ///
-/// See the [crate docs](crate) for the rules it follows.
+/// `L` hears every transition ([`Listener`]); the default hears nothing and
+/// costs nothing. See the [crate docs](crate) for the rules it follows.
 #[derive(Debug)]
-pub struct CircuitBreaker<C: Clock, const BUCKETS: usize = 10> {
+pub struct CircuitBreaker<C: Clock, const BUCKETS: usize = 10, L: Listener = NoListener> {
     /// The state word ([`Word`]). `SeqCst` throughout: a Recovering admission
     /// is valid only if this word did not change around its credit CAS, which
     /// needs the store-load order only `SeqCst` gives. On the hot path it is a
@@ -52,6 +58,7 @@ pub struct CircuitBreaker<C: Clock, const BUCKETS: usize = 10> {
     counters: Counters,
     params: Params,
     clock: C,
+    listener: L,
 }
 
 /// Admission and outcome counters. `Relaxed`: each is an independent tally
@@ -63,15 +70,14 @@ pub struct CircuitBreaker<C: Clock, const BUCKETS: usize = 10> {
 /// see it yet.) Permits and async calls, which may be held for long, are
 /// counted when admitted. So
 ///
-/// `call_passing = passing_open + successes + failures - recovering_recorded`
+/// `call_passing = passing_offset + successes + failures`
 #[derive(Debug)]
 struct Counters {
-    /// Passing admissions that no recorded outcome stands for: permits held
-    /// by the caller (counted when handed out, uncounted when their outcome
-    /// is recorded) and calls whose outcome was ignored or late.
-    passing_open: AtomicU64,
-    /// Successes and failures recorded for calls admitted in Recovering.
-    recovering_recorded: AtomicU64,
+    /// What `call_passing` adds to the recorded successes and failures, as a
+    /// two's complement `i64`: plus the Passing admissions that no recorded
+    /// outcome stands for (permits still held, calls whose outcome was
+    /// ignored or late), minus the recorded outcomes of Recovering calls.
+    passing_offset: AtomicU64,
     broken: AtomicU64,
     recovering_ok: AtomicU64,
     recovering_failed: AtomicU64,
@@ -84,8 +90,7 @@ impl Counters {
     constructor! {
         fn new() -> Counters {
             Counters {
-                passing_open: AtomicU64::new(0),
-                recovering_recorded: AtomicU64::new(0),
+                passing_offset: AtomicU64::new(0),
                 broken: AtomicU64::new(0),
                 recovering_ok: AtomicU64::new(0),
                 recovering_failed: AtomicU64::new(0),
@@ -99,6 +104,21 @@ impl Counters {
 
 fn bump(counter: &AtomicU64) {
     counter.fetch_add(1, Ordering::Relaxed);
+}
+
+fn unbump(counter: &AtomicU64) {
+    counter.fetch_sub(1, Ordering::Relaxed);
+}
+
+/// Who made a transition.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Cause {
+    /// The automatic machine: time, or a recorded outcome.
+    Machine,
+    /// An operator: `force_open`, `disable`, `reset`. The new state's window
+    /// is cleared, as the machine's own rhythm no longer keeps old buckets
+    /// within a few epochs of the new one (see `Window::clear`).
+    Operator,
 }
 
 /// When a call's admission in Passing is counted.
@@ -211,13 +231,7 @@ impl<C: Clock, const BUCKETS: usize> CircuitBreaker<C, BUCKETS> {
         ///
         /// As [`new`](CircuitBreaker::new).
         pub fn with_buckets(config: Config, clock: C) -> Self {
-            match config.validate(BUCKETS, C::RESOLUTION) {
-                Ok(params) => Self::from_params(params, clock),
-                Err(e) => {
-                    core::mem::forget(clock);
-                    panic!("{}", e.message())
-                }
-            }
+            CircuitBreaker::with_listener(config, clock, NoListener)
         }
     }
 
@@ -229,10 +243,50 @@ impl<C: Clock, const BUCKETS: usize> CircuitBreaker<C, BUCKETS> {
         ///
         /// As [`try_new`](CircuitBreaker::try_new).
         pub fn try_with_buckets(config: Config, clock: C) -> Result<Self, ConfigError> {
+            CircuitBreaker::try_with_listener(config, clock, NoListener)
+        }
+    }
+}
+
+impl<C: Clock, const BUCKETS: usize, L: Listener> CircuitBreaker<C, BUCKETS, L> {
+    constructor! {
+        /// A breaker that tells `listener` about every transition.
+        ///
+        /// `BUCKETS` comes from the type you name (a default type parameter
+        /// is not inferred): `static B: CircuitBreaker<Clk, 10, MyListener> =
+        /// CircuitBreaker::with_listener(..)`, or
+        /// `CircuitBreaker::<_, 10, _>::with_listener(..)` for a local. See
+        /// [`Listener`] for an example.
+        ///
+        /// # Panics
+        ///
+        /// As [`new`](CircuitBreaker::new).
+        pub fn with_listener(config: Config, clock: C, listener: L) -> Self {
             match config.validate(BUCKETS, C::RESOLUTION) {
-                Ok(params) => Ok(Self::from_params(params, clock)),
+                Ok(params) => Self::from_params(params, clock, listener),
                 Err(e) => {
                     core::mem::forget(clock);
+                    core::mem::forget(listener);
+                    panic!("{}", e.message())
+                }
+            }
+        }
+    }
+
+    constructor! {
+        /// [`with_listener`](Self::with_listener), or the reason `config` is
+        /// invalid.
+        ///
+        /// # Errors
+        ///
+        /// As [`try_new`](CircuitBreaker::try_new); the clock and the listener
+        /// are not dropped in that case.
+        pub fn try_with_listener(config: Config, clock: C, listener: L) -> Result<Self, ConfigError> {
+            match config.validate(BUCKETS, C::RESOLUTION) {
+                Ok(params) => Ok(Self::from_params(params, clock, listener)),
+                Err(e) => {
+                    core::mem::forget(clock);
+                    core::mem::forget(listener);
                     Err(e)
                 }
             }
@@ -240,7 +294,7 @@ impl<C: Clock, const BUCKETS: usize> CircuitBreaker<C, BUCKETS> {
     }
 
     constructor! {
-        fn from_params(params: Params, clock: C) -> Self {
+        fn from_params(params: Params, clock: C, listener: L) -> Self {
             CircuitBreaker {
                 state: AtomicU64::new(Word::UNSTARTED.0),
                 credit: AtomicU64::new(0),
@@ -248,6 +302,7 @@ impl<C: Clock, const BUCKETS: usize> CircuitBreaker<C, BUCKETS> {
                 counters: Counters::new(),
                 params,
                 clock,
+                listener,
             }
         }
     }
@@ -262,10 +317,124 @@ impl<C: Clock, const BUCKETS: usize> CircuitBreaker<C, BUCKETS> {
         &self.clock
     }
 
+    /// The listener that hears the breaker's transitions.
+    pub fn listener(&self) -> &L {
+        &self.listener
+    }
+
     /// The state now. Reading it applies any transition that time alone has
     /// caused (Broken to Recovering at the deadline, the end of the ramp).
+    ///
+    /// A breaker [forced open](Self::force_open) is Broken, a
+    /// [disabled](Self::disable) one Passing; [`mode`](Self::mode) says so.
     pub fn state(&self) -> State {
         self.settle(&mut Now::new(&self.clock)).phase().state()
+    }
+
+    /// Whether the automatic machine or an operator decides the state now.
+    pub fn mode(&self) -> Mode {
+        self.settle(&mut Now::new(&self.clock)).phase().mode()
+    }
+
+    // ---- operator controls -------------------------------------------------
+
+    /// Rejects every call until [`reset`](Self::reset), whatever the window
+    /// says: for maintenance, or a dependency known to be down.
+    ///
+    /// [`state`](Self::state) reads Broken and [`mode`](Self::mode)
+    /// [`Mode::ForcedOpen`]; rejections carry [`Mode::ForcedOpen`] and no
+    /// countdown (`retry_after` is zero: nobody knows when the operator will
+    /// be done). Nothing is recorded meanwhile. The listener hears it; doing
+    /// it again while forced open changes nothing.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use core::time::Duration;
+    /// use breaker_core::{CircuitBreaker, Config, Mode, MockClock, State};
+    ///
+    /// let breaker = CircuitBreaker::new(Config::new(0.5, Duration::from_secs(10)), MockClock::new());
+    /// breaker.force_open();
+    /// let rejected = breaker.call(|| Ok::<_, ()>(1)).unwrap_err();
+    /// let rejected = rejected.broken().unwrap();
+    /// assert_eq!((rejected.mode(), rejected.retry_after()), (Mode::ForcedOpen, Duration::ZERO));
+    /// assert_eq!(breaker.state(), State::Broken);
+    /// breaker.reset();
+    /// assert_eq!(breaker.call(|| Ok::<_, ()>(1)), Ok(1));
+    /// ```
+    pub fn force_open(&self) {
+        self.take_over(Phase::ForcedOpen);
+    }
+
+    /// Admits every call and keeps counting, but never changes state until
+    /// [`reset`](Self::reset): for a dependency the breaker must not cut off
+    /// (or while tuning a configuration on live traffic).
+    ///
+    /// [`state`](Self::state) reads Passing and [`mode`](Self::mode)
+    /// [`Mode::Disabled`]. Outcomes go into a fresh window, so
+    /// [`metrics`](Self::metrics) shows the error ratio the breaker would act
+    /// on. The listener hears it; doing it again while disabled changes
+    /// nothing.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use core::time::Duration;
+    /// use breaker_core::{CircuitBreaker, Config, MockClock, State};
+    ///
+    /// let breaker = CircuitBreaker::new(
+    ///     Config::new(0.5, Duration::from_secs(10)).min_calls(1).passing_time(Duration::ZERO),
+    ///     MockClock::new(),
+    /// );
+    /// breaker.disable();
+    /// for _ in 0..5 {
+    ///     let _ = breaker.call(|| Err::<(), _>("down"));
+    /// }
+    /// let m = breaker.metrics();
+    /// assert_eq!((m.state, m.window_failures, m.trips), (State::Passing, 5, 0));
+    /// ```
+    pub fn disable(&self) {
+        self.take_over(Phase::Disabled);
+    }
+
+    /// Passing, with a fresh window, a new `passing_time` grace and no
+    /// backoff, from any state or mode: ends [`force_open`](Self::force_open)
+    /// and [`disable`](Self::disable), or cuts a Broken state short. The
+    /// listener hears it, also from Passing (the window is new).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use core::time::Duration;
+    /// use breaker_core::{CircuitBreaker, Config, MockClock, State};
+    ///
+    /// let breaker = CircuitBreaker::new(
+    ///     Config::new(0.5, Duration::from_secs(10)).min_calls(1).passing_time(Duration::ZERO),
+    ///     MockClock::new(),
+    /// );
+    /// let _ = breaker.call(|| Err::<(), _>("down"));
+    /// assert_eq!(breaker.state(), State::Broken);
+    /// breaker.reset(); // the dependency was fixed by hand
+    /// assert_eq!(breaker.state(), State::Passing);
+    /// assert_eq!(breaker.metrics().window_calls, 0);
+    /// ```
+    pub fn reset(&self) {
+        self.take_over(Phase::Passing);
+    }
+
+    /// Installs the operator's `phase`, whatever the machine is doing.
+    fn take_over(&self, phase: Phase) {
+        let mut now = Now::new(&self.clock);
+        loop {
+            let word = self.settle(&mut now);
+            if word.phase() == phase && phase != Phase::Passing {
+                return;
+            }
+            let next = word.manual(phase, now.get());
+            if self.transition(word, next, Cause::Operator, &mut now) == next {
+                return;
+            }
+        }
     }
 
     /// Asks to make one call. On admission, the returned [`Permit`] must be
@@ -292,9 +461,9 @@ impl<C: Clock, const BUCKETS: usize> CircuitBreaker<C, BUCKETS> {
     /// assert_eq!(breaker.metrics().successes, 1);
     /// ```
     #[inline]
-    pub fn try_acquire(&self) -> Result<Permit<'_, C, BUCKETS>, CircuitBroken> {
-        let word = self.admit(Counting::AtAdmission)?;
-        Ok(Permit::new(self, word, Counting::AtAdmission))
+    pub fn try_acquire(&self) -> Result<Permit<'_, C, BUCKETS, L>, CircuitBroken> {
+        let admission = self.admit(Counting::AtAdmission)?;
+        Ok(Permit::new(self, admission))
     }
 
     /// [`try_acquire`](Self::try_acquire) for a breaker behind a handle such as
@@ -304,12 +473,12 @@ impl<C: Clock, const BUCKETS: usize> CircuitBreaker<C, BUCKETS> {
     /// # Errors
     ///
     /// As [`try_acquire`](Self::try_acquire).
-    pub fn try_acquire_owned<H>(handle: H) -> Result<OwnedPermit<H, C, BUCKETS>, CircuitBroken>
+    pub fn try_acquire_owned<H>(handle: H) -> Result<OwnedPermit<H, C, BUCKETS, L>, CircuitBroken>
     where
         H: core::ops::Deref<Target = Self>,
     {
-        let word = handle.admit(Counting::AtAdmission)?;
-        Ok(OwnedPermit::new(handle, word, Counting::AtAdmission))
+        let admission = handle.admit(Counting::AtAdmission)?;
+        Ok(OwnedPermit::new(handle, admission))
     }
 
     /// Calls `f` if the breaker admits it, and records its outcome (`Ok` is a
@@ -462,7 +631,8 @@ impl<C: Clock, const BUCKETS: usize> CircuitBreaker<C, BUCKETS> {
     /// one sleep suffices unless the breaker broke again meanwhile, or its
     /// clock lags the timer (then it checks once a millisecond, never spins).
     /// In Recovering a call may still be rejected: only a share of calls is
-    /// admitted there.
+    /// admitted there. A breaker [forced open](Self::force_open) has no
+    /// deadline: it is checked every 100 ms until reset.
     ///
     /// # Cancel safety
     ///
@@ -474,7 +644,12 @@ impl<C: Clock, const BUCKETS: usize> CircuitBreaker<C, BUCKETS> {
     {
         let mut at_least = Duration::ZERO;
         loop {
-            let wait = self.retry_after();
+            let mut now = Now::new(&self.clock);
+            let word = self.settle(&mut now);
+            let wait = match word.phase() {
+                Phase::ForcedOpen => FORCED_RECHECK,
+                _ => self.remaining_broken(word, &mut now),
+            };
             if wait.is_zero() {
                 return;
             }
@@ -488,13 +663,15 @@ impl<C: Clock, const BUCKETS: usize> CircuitBreaker<C, BUCKETS> {
 
     /// A permit for the synchronous `call`: held only while the callee runs.
     #[inline]
-    fn acquire_for_call(&self) -> Result<Permit<'_, C, BUCKETS>, CircuitBroken> {
-        let word = self.admit(Counting::AtOutcome)?;
-        Ok(Permit::new(self, word, Counting::AtOutcome))
+    fn acquire_for_call(&self) -> Result<Permit<'_, C, BUCKETS, L>, CircuitBroken> {
+        let admission = self.admit(Counting::AtOutcome)?;
+        Ok(Permit::new(self, admission))
     }
 
-    /// Time left until the breaker starts Recovering; zero unless it is Broken.
-    /// What a caller waiting to retry should sleep for.
+    /// Time left until the breaker starts Recovering; zero unless it is Broken
+    /// (and zero when forced open: that ends only with an operator's reset).
+    /// What a caller waiting to retry should sleep for. It is exact: backoff
+    /// and jitter are settled when the breaker trips.
     pub fn retry_after(&self) -> Duration {
         let mut now = Now::new(&self.clock);
         let word = self.settle(&mut now);
@@ -506,22 +683,24 @@ impl<C: Clock, const BUCKETS: usize> CircuitBreaker<C, BUCKETS> {
         let mut now = Now::new(&self.clock);
         let word = self.settle(&mut now);
         let tally = match word.phase() {
-            Phase::Passing | Phase::Recovering => {
+            Phase::Passing | Phase::Recovering | Phase::Disabled => {
                 self.window.tally(word.epoch(), self.bucket(word, &mut now))
             }
-            Phase::Broken | Phase::Unstarted => Default::default(),
+            Phase::Broken | Phase::Unstarted | Phase::ForcedOpen => Default::default(),
         };
-        let totals = self.window.totals();
         let c = &self.counters;
         let load = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
-        let recorded_in_passing =
-            (totals.successes + totals.failures).saturating_sub(load(&c.recovering_recorded));
-        let passing = load(&c.passing_open) + recorded_in_passing;
+        let offset = load(&c.passing_offset) as i64;
+        let totals = self.window.totals();
+        // At rest the sum is exact and not negative; under way, the counters
+        // are read one by one and a moment's difference must not wrap.
+        let passing = (offset + (totals.successes + totals.failures) as i64).max(0) as u64;
         let broken = load(&c.broken);
         let (recovering_ok, recovering_failed) =
             (load(&c.recovering_ok), load(&c.recovering_failed));
         Metrics {
             state: word.phase().state(),
+            mode: word.phase().mode(),
             window_calls: tally.calls,
             window_failures: tally.failures,
             error_ratio: if tally.calls == 0 {
@@ -553,9 +732,18 @@ impl<C: Clock, const BUCKETS: usize> CircuitBreaker<C, BUCKETS> {
 
     fn remaining_broken(&self, word: Word, now: &mut Now<'_, C>) -> Duration {
         match word.phase() {
-            Phase::Broken => self.broken_left(word.elapsed(now.get())),
+            Phase::Broken => self.broken_left(word, word.elapsed(now.get())),
             _ => Duration::ZERO,
         }
+    }
+
+    /// How long the Broken state `word` lasts: `broken_time` backed off to
+    /// its level, then jittered. A function of the word alone, so every
+    /// thread agrees on the deadline.
+    #[inline(always)]
+    fn broken_for(&self, word: Word) -> u64 {
+        let p = &self.params;
+        p.jittered(p.backed_off(word.level()), word.0)
     }
 
     /// Loads the state word and applies every transition that is due by time
@@ -569,40 +757,69 @@ impl<C: Clock, const BUCKETS: usize> CircuitBreaker<C, BUCKETS> {
         let mut word = Word(self.state.load(Ordering::SeqCst));
         loop {
             let next = match word.phase() {
-                Phase::Passing => return word,
-                Phase::Unstarted => Word::started(now.get()),
+                Phase::Passing | Phase::ForcedOpen | Phase::Disabled => return word,
+                Phase::Unstarted => {
+                    // Not a transition anyone hears: it was Passing already.
+                    let started = Word::started(now.get());
+                    word = match self.state.compare_exchange(
+                        word.0,
+                        started.0,
+                        Ordering::SeqCst,
+                        Ordering::SeqCst,
+                    ) {
+                        Ok(_) => started,
+                        Err(current) => Word(current),
+                    };
+                    continue;
+                }
                 Phase::Broken => {
-                    if word.elapsed(now.get()) < self.params.broken {
+                    let broken = self.broken_for(word);
+                    if word.elapsed(now.get()) < broken {
                         return word;
                     }
                     // Recovering begins at the deadline, not when it is noticed.
-                    word.next(Phase::Recovering, self.params.broken)
+                    word.next(Phase::Recovering, word.level(), broken)
                 }
                 Phase::Recovering => match self.ramp_verdict(word, now) {
                     Some(next) => next,
                     None => return word,
                 },
             };
-            word = self.transition(word, next);
+            word = self.transition(word, next, Cause::Machine, now);
         }
     }
 
     /// Replaces `from` with `to` if `from` still holds, and returns whatever
     /// holds afterwards. Exactly one of any number of racing callers wins the
-    /// CAS, so each transition happens (and is counted) once.
-    fn transition(&self, from: Word, to: Word) -> Word {
-        match self
-            .state
-            .compare_exchange(from.0, to.0, Ordering::SeqCst, Ordering::SeqCst)
+    /// CAS, so each transition happens, is counted and is heard once; the
+    /// winner tells the listener after the new state is complete.
+    fn transition(&self, from: Word, to: Word, cause: Cause, now: &mut Now<'_, C>) -> Word {
+        if let Err(current) =
+            self.state
+                .compare_exchange(from.0, to.0, Ordering::SeqCst, Ordering::SeqCst)
         {
-            Ok(_) => {
-                if to.phase() == Phase::Broken {
-                    bump(&self.counters.trips);
-                }
-                to
-            }
-            Err(current) => Word(current),
+            return Word(current);
         }
+        if cause == Cause::Operator {
+            self.window.clear(to.epoch());
+        }
+        let broken_time = if to.phase() == Phase::Broken {
+            bump(&self.counters.trips);
+            Duration::from_nanos(self.broken_for(to))
+        } else {
+            Duration::ZERO
+        };
+        // The entry time in full width: `to` keeps it modulo 2^54.
+        let t = to.effective(now.get());
+        self.listener.on_transition(Transition {
+            from: from.phase().state(),
+            to: to.phase().state(),
+            from_mode: from.phase().mode(),
+            to_mode: to.phase().mode(),
+            at: Nanos::from_nanos(t.wrapping_sub(to.elapsed(t))),
+            broken_time,
+        });
+        to
     }
 
     /// The end of the ramp: once `recovery_time` has passed and the window
@@ -621,66 +838,82 @@ impl<C: Clock, const BUCKETS: usize> CircuitBreaker<C, BUCKETS> {
         } else {
             Phase::Passing
         };
-        Some(word.next(phase, elapsed))
+        // Either way the next trip backs off further: a Passing entered from
+        // Recovering carries the level its next trip gets until it is healthy.
+        let level = self.params.next_level(word.level());
+        Some(word.next(phase, level, elapsed))
     }
 
-    /// The admission decision, counted. Returns the word the call was
-    /// admitted under (its permit's state).
+    /// The admission decision, counted: the word the call was admitted under
+    /// (its permit's state) and, for slow-call timing, when.
     ///
     /// The hot path, Passing, is one load of the state word (and one
-    /// `fetch_add` for a permit), and reads no clock: nothing in Passing
-    /// depends on time until an outcome is recorded. A rejection while Broken
-    /// is a load, a clock read and one `fetch_add`.
+    /// `fetch_add` for a permit), and reads no clock unless calls are timed:
+    /// nothing in Passing depends on time until an outcome is recorded. A
+    /// rejection while Broken is a load, a clock read and one `fetch_add`.
     #[inline]
-    fn admit(&self, counting: Counting) -> Result<Word, CircuitBroken> {
+    fn admit(&self, counting: Counting) -> Result<Admission, CircuitBroken> {
         let mut now = Now::new(&self.clock);
         let word = Word(self.state.load(Ordering::SeqCst));
-        match word.phase() {
+        let word = match word.phase() {
             Phase::Passing => {
                 if counting == Counting::AtAdmission {
-                    bump(&self.counters.passing_open);
+                    bump(&self.counters.passing_offset);
                 }
-                return Ok(word);
+                word
             }
-            Phase::Broken => {
-                let elapsed = word.elapsed(now.get());
-                if elapsed < self.params.broken {
-                    return Err(self.reject_broken(elapsed));
-                }
+            Phase::Broken if word.elapsed(now.get()) < self.broken_for(word) => {
+                return Err(self.reject_broken(word, &mut now));
             }
-            Phase::Recovering | Phase::Unstarted => {}
-        }
-        self.admit_slow(counting, now)
+            _ => self.admit_slow(counting, &mut now)?,
+        };
+        let started = if self.params.slow_call != 0 {
+            now.get()
+        } else {
+            0
+        };
+        Ok(Admission {
+            word,
+            started,
+            counting,
+        })
     }
 
-    /// Counts and builds the rejection of a call `elapsed` into Broken.
+    /// Counts and builds the rejection of a call in the Broken state `word`.
     #[inline]
-    fn reject_broken(&self, elapsed: u64) -> CircuitBroken {
+    fn reject_broken(&self, word: Word, now: &mut Now<'_, C>) -> CircuitBroken {
         bump(&self.counters.broken);
-        CircuitBroken::new(self.broken_left(elapsed), State::Broken)
+        CircuitBroken::new(
+            self.broken_left(word, word.elapsed(now.get())),
+            State::Broken,
+        )
     }
 
-    /// Time left in a Broken state `elapsed` into it.
-    fn broken_left(&self, elapsed: u64) -> Duration {
-        Duration::from_nanos(self.params.broken.saturating_sub(elapsed))
+    /// Time left in the Broken state `word`, `elapsed` into it.
+    fn broken_left(&self, word: Word, elapsed: u64) -> Duration {
+        Duration::from_nanos(self.broken_for(word).saturating_sub(elapsed))
     }
 
     #[cold]
     #[inline(never)]
-    fn admit_slow(&self, counting: Counting, mut now: Now<'_, C>) -> Result<Word, CircuitBroken> {
-        let mut word = self.settle(&mut now);
+    fn admit_slow(&self, counting: Counting, now: &mut Now<'_, C>) -> Result<Word, CircuitBroken> {
+        let mut word = self.settle(now);
         loop {
             match word.phase() {
-                Phase::Passing | Phase::Unstarted => {
+                Phase::Passing | Phase::Unstarted | Phase::Disabled => {
                     if counting == Counting::AtAdmission {
-                        bump(&self.counters.passing_open);
+                        bump(&self.counters.passing_offset);
                     }
                     return Ok(word);
                 }
                 // `settle` left it Broken: its deadline has not passed.
-                Phase::Broken => return Err(self.reject_broken(word.elapsed(now.get()))),
+                Phase::Broken => return Err(self.reject_broken(word, now)),
+                Phase::ForcedOpen => {
+                    bump(&self.counters.broken);
+                    return Err(CircuitBroken::forced_open());
+                }
                 Phase::Recovering => {
-                    let admitted = self.ramp_admit(word, &mut now);
+                    let admitted = self.ramp_admit(word, now);
                     // The decision stands only if the state did not change
                     // around the credit CAS (SeqCst orders the CAS before this
                     // load); otherwise undo it and decide again in the new state.
@@ -689,7 +922,7 @@ impl<C: Clock, const BUCKETS: usize> CircuitBreaker<C, BUCKETS> {
                         if admitted {
                             self.give_back(word);
                         }
-                        word = self.settle(&mut now);
+                        word = self.settle(now);
                         continue;
                     }
                     return if admitted {
@@ -756,13 +989,27 @@ impl<C: Clock, const BUCKETS: usize> CircuitBreaker<C, BUCKETS> {
         }
     }
 
-    /// Records the outcome of a call admitted under `admitted`.
+    /// Records the outcome of the call `admission`.
     ///
     /// The hot path, a success in Passing, is a load of the state word (is the
     /// call's state still current?), a clock read, and one CAS on the bucket.
     #[inline(always)]
-    pub(crate) fn finish(&self, admitted: Word, outcome: Outcome, counting: Counting) {
+    pub(crate) fn finish(&self, admission: Admission, outcome: Outcome) {
+        let Admission {
+            word: admitted,
+            started,
+            counting,
+        } = admission;
         let mut now = Now::new(&self.clock);
+        let slow = self.params.slow_call;
+        // A success that took too long is a failure (`Config::slow_call`).
+        let outcome =
+            if slow != 0 && outcome == Outcome::Success && now.get().saturating_sub(started) > slow
+            {
+                Outcome::Failure
+            } else {
+                outcome
+            };
         if outcome == Outcome::Success
             && admitted.phase() == Phase::Passing
             && self.state.load(Ordering::SeqCst) == admitted.0
@@ -823,20 +1070,17 @@ impl<C: Clock, const BUCKETS: usize> CircuitBreaker<C, BUCKETS> {
             _ => None,
         };
         if let Some(next) = verdict {
-            self.transition(admitted, next);
+            self.transition(admitted, next, Cause::Machine, &mut now);
         }
     }
 
     /// Keeps `call_passing` exact after an outcome landed in the window
-    /// (see [`Counters`]).
+    /// (see [`Counters`]): a Recovering call is not a Passing one, and a
+    /// permit counted at admission no longer needs counting apart.
     #[inline]
     fn recorded(&self, admitted: Word, counting: Counting) {
-        match admitted.phase() {
-            Phase::Recovering => bump(&self.counters.recovering_recorded),
-            _ if counting == Counting::AtAdmission => {
-                self.counters.passing_open.fetch_sub(1, Ordering::Relaxed);
-            }
-            _ => {}
+        if admitted.phase() == Phase::Recovering || counting == Counting::AtAdmission {
+            unbump(&self.counters.passing_offset);
         }
     }
 
@@ -845,7 +1089,7 @@ impl<C: Clock, const BUCKETS: usize> CircuitBreaker<C, BUCKETS> {
     fn unrecorded(&self, admitted: Word, counting: Counting, counter: &AtomicU64) {
         bump(counter);
         if admitted.phase() != Phase::Recovering && counting == Counting::AtOutcome {
-            bump(&self.counters.passing_open);
+            bump(&self.counters.passing_offset);
         }
     }
 
@@ -853,13 +1097,39 @@ impl<C: Clock, const BUCKETS: usize> CircuitBreaker<C, BUCKETS> {
     /// calls and `failures / calls >= error_ratio`, and in Passing only after
     /// the `passing_time` grace period.
     fn trip_verdict(&self, word: Word, now: &mut Now<'_, C>) -> Option<Word> {
+        let p = &self.params;
         let elapsed = word.elapsed(now.get());
-        if word.phase() != Phase::Recovering && elapsed < self.params.passing {
+        let recovering = word.phase() == Phase::Recovering;
+        if !recovering && elapsed < p.passing {
             return None;
         }
         let tally = self.window.tally(word.epoch(), self.bucket(word, now));
-        let decided = tally.calls >= self.params.min_calls as u64
-            && self.params.ratio_reached(tally.failures, tally.calls);
-        decided.then(|| word.next(Phase::Broken, elapsed))
+        let decided =
+            tally.calls >= p.min_calls as u64 && p.ratio_reached(tally.failures, tally.calls);
+        // A trip from Recovering backs off further; from Passing it keeps the
+        // level the Passing carries, or starts again if it was healthy.
+        let level = match () {
+            _ if recovering => p.next_level(word.level()),
+            _ if elapsed >= p.healthy() => 0,
+            _ => word.level(),
+        };
+        decided.then(|| word.next(Phase::Broken, level, elapsed))
+    }
+}
+
+/// What a permit remembers of its admission.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Admission {
+    /// The state word the call was admitted under.
+    pub(crate) word: Word,
+    /// The clock reading at admission, when calls are timed
+    /// (`Config::slow_call`); 0 otherwise.
+    pub(crate) started: u64,
+    pub(crate) counting: Counting,
+}
+
+impl Admission {
+    pub(crate) const fn state(&self) -> State {
+        self.word.phase().state()
     }
 }

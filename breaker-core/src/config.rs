@@ -4,13 +4,19 @@ use core::fmt;
 use core::time::Duration;
 
 use crate::clock::Nanos;
+use crate::state::{BACKWARDS, MAX_LEVEL};
 
-/// The longest duration any setting may have: 2^56 ns, about 833 days.
+/// The longest duration any setting may have: 2^52 ns, about 52 days.
 ///
-/// The breaker keeps the time a state was entered in 58 bits and measures
-/// elapsed time modulo 2^58 ns, so every span it compares must stay well below
-/// that. See the crate docs, "Limits".
-pub const MAX_SPAN: Duration = Duration::from_nanos(1 << 56);
+/// The breaker keeps the time a state was entered in 54 bits and measures
+/// elapsed time modulo 2^54 ns, so every span it compares (a jittered broken
+/// time is less than twice this) must stay well below that. See the crate
+/// docs, "Limits".
+pub const MAX_SPAN: Duration = Duration::from_nanos(1 << 52);
+
+/// `broken_time_max` may be at most this many times `broken_time`: the backoff
+/// level, kept in 4 bits of the state word, counts up to 15 doublings.
+pub const MAX_BACKOFF: u32 = 1 << MAX_LEVEL;
 
 /// The most buckets a window may have. Larger counts would only cost memory and
 /// time on every verdict without making the window meaningfully smoother.
@@ -32,8 +38,14 @@ pub const MAX_MIN_CALLS: u32 = 1 << 24;
 /// | `recovery_time` | `window` | `> 0` |
 /// | `passing_time` | `window` | `>= 0` |
 /// | `min_calls` | 10 | `1 ..= 2^24` |
+/// | `broken_time_max` | none (no backoff) | `broken_time ..= broken_time * 2^15` |
+/// | `jitter` | 0 | `0.0 <= f < 1.0` |
+/// | `jitter_seed` | 0 | any |
+/// | `slow_call` | none | `> 0` |
 ///
-/// Every duration must also be at most [`MAX_SPAN`] (about 833 days).
+/// Every duration must also be at most [`MAX_SPAN`] (about 52 days).
+/// `error_ratio` and `jitter` are kept to the nearest millionth, and
+/// [`CircuitBreaker::config`](crate::CircuitBreaker::config) reports them so.
 ///
 /// # Examples
 ///
@@ -63,6 +75,14 @@ pub struct Config {
     pub passing_time: Duration,
     /// Fewest recorded calls in the window for a verdict.
     pub min_calls: u32,
+    /// The longest a backed-off Broken state may last; `None`: no backoff.
+    pub broken_time_max: Option<Duration>,
+    /// How far, as a fraction, each broken time is spread either way.
+    pub jitter: f32,
+    /// Picks this instance's spread; see [`jitter`](Config::jitter).
+    pub jitter_seed: u32,
+    /// A call that takes longer than this counts as a failure; `None`: off.
+    pub slow_call: Option<Duration>,
 }
 
 impl Config {
@@ -77,6 +97,10 @@ impl Config {
             recovery_time: window,
             passing_time: window,
             min_calls: 10,
+            broken_time_max: None,
+            jitter: 0.0,
+            jitter_seed: 0,
+            slow_call: None,
         }
     }
 
@@ -106,6 +130,101 @@ impl Config {
     #[must_use]
     pub const fn min_calls(mut self, n: u32) -> Config {
         self.min_calls = n;
+        self
+    }
+
+    /// Backs off: each trip that follows a Recovering without a healthy
+    /// Passing in between doubles the broken time, up to `max`. A Passing is
+    /// healthy once it has lasted `passing_time + window` (its grace, then a
+    /// whole window in which it could have broken and did not); a trip from a
+    /// healthy Passing starts again at `broken_time`.
+    ///
+    /// `max` must be at least `broken_time` and at most [`MAX_BACKOFF`]
+    /// (32768) times it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use core::time::Duration;
+    /// use breaker_core::Config;
+    ///
+    /// // Broken for 5 s, then 10 s, 20 s, 40 s, 60 s, 60 s, ... while the
+    /// // dependency keeps failing its recovery.
+    /// let config = Config::new(0.5, Duration::from_secs(10))
+    ///     .broken_time(Duration::from_secs(5))
+    ///     .broken_time_max(Duration::from_secs(60));
+    /// # assert_eq!(config.broken_time_max, Some(Duration::from_secs(60)));
+    /// ```
+    #[must_use]
+    pub const fn broken_time_max(mut self, max: Duration) -> Config {
+        self.broken_time_max = Some(max);
+        self
+    }
+
+    /// Spreads every broken time (after backoff) uniformly over `± fraction`
+    /// of itself, so that a fleet of instances does not probe a recovering
+    /// dependency in lockstep. `0.0 <= fraction < 1.0`.
+    ///
+    /// The spread is deterministic: a hash of
+    /// [`jitter_seed`](Config::jitter_seed) and the Broken state itself (its
+    /// entry time on the breaker's clock, its epoch and backoff level). Every
+    /// thread agrees on it, [`retry_after`](crate::CircuitBreaker::retry_after)
+    /// tells it exactly, and a test on a `MockClock` sees the same numbers on
+    /// every run. Instances trip at different nanoseconds, so they spread
+    /// even with the same seed; give each its own seed to be sure.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use core::time::Duration;
+    /// use breaker_core::Config;
+    ///
+    /// // Broken for 4 s to 6 s.
+    /// let config = Config::new(0.5, Duration::from_secs(10))
+    ///     .broken_time(Duration::from_secs(5))
+    ///     .jitter(0.2)
+    ///     .jitter_seed(7); // e.g. this instance's number in the fleet
+    /// # assert_eq!(config.jitter, 0.2);
+    /// ```
+    #[must_use]
+    pub const fn jitter(mut self, fraction: f32) -> Config {
+        self.jitter = fraction;
+        self
+    }
+
+    /// Sets the seed of the [`jitter`](Config::jitter) spread.
+    #[must_use]
+    pub const fn jitter_seed(mut self, seed: u32) -> Config {
+        self.jitter_seed = seed;
+        self
+    }
+
+    /// Counts an admitted call that takes longer than `threshold` as a
+    /// failure, even if it returned `Ok`. Its duration is measured on the
+    /// breaker's clock from admission to outcome; the clock is read at
+    /// admission only when this is set. Ignored outcomes stay ignored.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use core::time::Duration;
+    /// use breaker_core::{CircuitBreaker, Config, MockClock};
+    ///
+    /// let clock = MockClock::new();
+    /// let breaker = CircuitBreaker::new(
+    ///     Config::new(0.5, Duration::from_secs(10)).slow_call(Duration::from_millis(100)),
+    ///     &clock,
+    /// );
+    /// let slow = breaker.call(|| {
+    ///     clock.advance(Duration::from_millis(250)); // the call takes 250 ms
+    ///     Ok::<_, ()>("late but fine")
+    /// });
+    /// assert_eq!(slow, Ok("late but fine")); // the caller still gets its answer
+    /// assert_eq!(breaker.metrics().failures, 1); // the breaker counts it failed
+    /// ```
+    #[must_use]
+    pub const fn slow_call(mut self, threshold: Duration) -> Config {
+        self.slow_call = Some(threshold);
         self
     }
 
@@ -157,16 +276,54 @@ impl Config {
         if self.min_calls > MAX_MIN_CALLS {
             return Err(ConfigError::MinCallsTooLarge);
         }
+        let broken = Nanos::from_duration(self.broken_time).as_nanos();
+        let broken_max = match self.broken_time_max {
+            None => 0,
+            Some(max) => {
+                if max.as_nanos() < self.broken_time.as_nanos() {
+                    return Err(ConfigError::BrokenTimeMaxShort);
+                }
+                if !span_ok(max) {
+                    return Err(ConfigError::BrokenTimeMaxTooLong);
+                }
+                let max = Nanos::from_duration(max).as_nanos();
+                if max > broken << MAX_LEVEL {
+                    return Err(ConfigError::BrokenTimeMaxTooFar);
+                }
+                max
+            }
+        };
+        let j = self.jitter;
+        if j.is_nan() {
+            return Err(ConfigError::JitterNan);
+        }
+        if !(j >= 0.0 && j < 1.0) {
+            return Err(ConfigError::JitterOutOfRange);
+        }
+        let slow_call = match self.slow_call {
+            None => 0,
+            Some(d) if d.is_zero() => return Err(ConfigError::SlowCallZero),
+            Some(d) if !span_ok(d) => return Err(ConfigError::SlowCallTooLong),
+            Some(d) => Nanos::from_duration(d).as_nanos(),
+        };
+        let ratio_ppm = to_ppm(r);
         Ok(Params {
-            error_ratio: r,
-            ratio_ppm: ratio_to_ppm(r),
+            ratio_ppm: if ratio_ppm == 0 { 1 } else { ratio_ppm },
             min_calls: self.min_calls,
             bucket,
             bucket_reciprocal: u64::MAX / bucket,
-            broken: Nanos::from_duration(self.broken_time).as_nanos(),
+            broken,
+            broken_max,
             recovery: Nanos::from_duration(self.recovery_time).as_nanos(),
             passing: Nanos::from_duration(self.passing_time).as_nanos(),
             window,
+            jitter_ppm: {
+                let ppm = to_ppm(j);
+                // A spread of the whole broken time could make it zero.
+                if ppm >= PPM { PPM - 1 } else { ppm }
+            },
+            jitter_seed: self.jitter_seed,
+            slow_call,
         })
     }
 }
@@ -175,21 +332,49 @@ const fn span_ok(d: Duration) -> bool {
     d.as_nanos() <= MAX_SPAN.as_nanos()
 }
 
-/// The ratio in parts per million, rounded to nearest and at least 1.
+/// One, in parts per million.
+pub(crate) const PPM: u32 = 1_000_000;
+
+/// A fraction in parts per million, rounded to nearest.
 ///
 /// Rounding to a millionth drops the binary noise of `f32` (0.2f32 is
 /// 0.200000003), so 2 failures in 10 calls meet a ratio of 0.2 as a reader of
-/// the configuration expects. This is the only floating-point arithmetic in the
-/// crate, and it runs once, when the breaker is built.
-const fn ratio_to_ppm(r: f32) -> u32 {
-    let ppm = (r as f64 * 1_000_000.0 + 0.5) as u32;
-    if ppm == 0 { 1 } else { ppm }
+/// the configuration expects. With [`from_ppm`], this is the only
+/// floating-point arithmetic in the crate, and it runs when a breaker is built
+/// (and `from_ppm` when its configuration is read back).
+const fn to_ppm(fraction: f32) -> u32 {
+    (fraction as f64 * PPM as f64 + 0.5) as u32
+}
+
+/// The `f32` nearest to `ppm` millionths: the same `f32` as a decimal literal
+/// with up to six places (0.2, 0.05), as both sides are exact and the
+/// division is correctly rounded.
+const fn from_ppm(ppm: u32) -> f32 {
+    ppm as f32 / PPM as f32
+}
+
+/// A duration kept as nanoseconds, 0 meaning "not set".
+const fn optional(ns: u64) -> Option<Duration> {
+    if ns == 0 {
+        None
+    } else {
+        Some(Duration::from_nanos(ns))
+    }
+}
+
+/// A 64-bit mixing function (the finalizer of Vigna's splitmix64): every
+/// input bit changes about half of the output bits.
+const fn mix(mut z: u64) -> u64 {
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
 }
 
 /// The validated configuration in the integer form the state machine uses.
+/// Kept small: it is most of what a breaker adds to its atomics, and a
+/// 10-bucket breaker fits in 256 bytes.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Params {
-    pub(crate) error_ratio: f32,
     pub(crate) ratio_ppm: u32,
     pub(crate) min_calls: u32,
     /// Bucket width: `window / BUCKETS`, rounded down.
@@ -198,22 +383,73 @@ pub(crate) struct Params {
     /// not a division, on every recorded outcome.
     pub(crate) bucket_reciprocal: u64,
     pub(crate) broken: u64,
+    /// The backoff cap; 0 when there is no backoff.
+    pub(crate) broken_max: u64,
     pub(crate) recovery: u64,
     pub(crate) passing: u64,
     pub(crate) window: u64,
+    /// Below [`PPM`], so a jittered broken time stays above zero.
+    pub(crate) jitter_ppm: u32,
+    pub(crate) jitter_seed: u32,
+    /// The slow-call threshold; 0 when calls are not timed.
+    pub(crate) slow_call: u64,
 }
 
 impl Params {
     /// The configuration these parameters came from (defaults made explicit).
     pub(crate) const fn config(&self) -> Config {
         Config {
-            error_ratio: self.error_ratio,
+            error_ratio: from_ppm(self.ratio_ppm),
             window: Duration::from_nanos(self.window),
             broken_time: Duration::from_nanos(self.broken),
             recovery_time: Duration::from_nanos(self.recovery),
             passing_time: Duration::from_nanos(self.passing),
             min_calls: self.min_calls,
+            broken_time_max: optional(self.broken_max),
+            jitter: from_ppm(self.jitter_ppm),
+            jitter_seed: self.jitter_seed,
+            slow_call: optional(self.slow_call),
         }
+    }
+
+    /// How long a Broken state at backoff `level` lasts before jitter:
+    /// `broken * 2^level`, capped at `broken_max`.
+    pub(crate) const fn backed_off(&self, level: u32) -> u64 {
+        let doubled = self.broken << level;
+        if self.broken_max != 0 && doubled > self.broken_max {
+            self.broken_max
+        } else {
+            doubled
+        }
+    }
+
+    /// The backoff level after `level`: one more, until the cap is reached.
+    pub(crate) const fn next_level(&self, level: u32) -> u32 {
+        if self.backed_off(level) < self.broken_max {
+            level + 1
+        } else {
+            level
+        }
+    }
+
+    /// `base` spread uniformly over `± jitter` of itself, by a hash of the
+    /// seed and `key` (the Broken state's word). Stays in `1 ..= 2 base - 1`.
+    pub(crate) const fn jittered(&self, base: u64, key: u64) -> u64 {
+        if self.jitter_ppm == 0 {
+            return base;
+        }
+        // Below `base`: `jitter_ppm < PPM`.
+        let spread = (base as u128 * self.jitter_ppm as u128 / PPM as u128) as u64;
+        let hash = mix(key ^ mix(self.jitter_seed as u64));
+        let offset = ((hash as u128 * (2 * spread as u128 + 1)) >> 64) as u64;
+        base - spread + offset
+    }
+
+    /// How long a Passing state must last to be healthy (see
+    /// [`Config::broken_time_max`]), kept below what an elapsed time can say.
+    pub(crate) const fn healthy(&self) -> u64 {
+        let t = self.passing + self.window;
+        if t >= BACKWARDS { BACKWARDS - 1 } else { t }
     }
 
     /// The bucket holding time `t`: `t / bucket`, by multiplying with the
@@ -266,6 +502,20 @@ pub enum ConfigError {
     MinCallsZero,
     /// `min_calls` is larger than [`MAX_MIN_CALLS`].
     MinCallsTooLarge,
+    /// `broken_time_max` is shorter than `broken_time`.
+    BrokenTimeMaxShort,
+    /// `broken_time_max` is longer than [`MAX_SPAN`].
+    BrokenTimeMaxTooLong,
+    /// `broken_time_max` is more than [`MAX_BACKOFF`] times `broken_time`.
+    BrokenTimeMaxTooFar,
+    /// `jitter` is NaN.
+    JitterNan,
+    /// `jitter` is not in `[0, 1)`.
+    JitterOutOfRange,
+    /// `slow_call` is zero.
+    SlowCallZero,
+    /// `slow_call` is longer than [`MAX_SPAN`].
+    SlowCallTooLong,
     /// The `BUCKETS` parameter is zero or larger than [`MAX_BUCKETS`].
     BucketsOutOfRange,
 }
@@ -282,6 +532,11 @@ impl ConfigError {
             ConfigError::RecoveryTimeZero | ConfigError::RecoveryTimeTooLong => "recovery_time",
             ConfigError::PassingTimeTooLong => "passing_time",
             ConfigError::MinCallsZero | ConfigError::MinCallsTooLarge => "min_calls",
+            ConfigError::BrokenTimeMaxShort
+            | ConfigError::BrokenTimeMaxTooLong
+            | ConfigError::BrokenTimeMaxTooFar => "broken_time_max",
+            ConfigError::JitterNan | ConfigError::JitterOutOfRange => "jitter",
+            ConfigError::SlowCallZero | ConfigError::SlowCallTooLong => "slow_call",
             ConfigError::BucketsOutOfRange => "BUCKETS",
         }
     }
@@ -289,21 +544,27 @@ impl ConfigError {
     /// The rule the field broke.
     pub const fn rule(&self) -> &'static str {
         match self {
-            ConfigError::ErrorRatioNan => "must not be NaN",
+            ConfigError::ErrorRatioNan | ConfigError::JitterNan => "must not be NaN",
             ConfigError::ErrorRatioOutOfRange => "must be greater than 0 and at most 1",
             ConfigError::WindowZero
             | ConfigError::BrokenTimeZero
-            | ConfigError::RecoveryTimeZero => "must be greater than zero",
+            | ConfigError::RecoveryTimeZero
+            | ConfigError::SlowCallZero => "must be greater than zero",
             ConfigError::WindowTooShortForBuckets => {
                 "must give every bucket at least one clock tick"
             }
             ConfigError::WindowTooLong
             | ConfigError::BrokenTimeTooLong
             | ConfigError::RecoveryTimeTooLong
-            | ConfigError::PassingTimeTooLong => "must be at most 2^56 ns (about 833 days)",
+            | ConfigError::PassingTimeTooLong
+            | ConfigError::BrokenTimeMaxTooLong
+            | ConfigError::SlowCallTooLong => "must be at most 2^52 ns (about 52 days)",
             ConfigError::MinCallsZero => "must be at least 1",
             ConfigError::MinCallsTooLarge => "must be at most 2^24",
             ConfigError::BucketsOutOfRange => "must be between 1 and 1024",
+            ConfigError::BrokenTimeMaxShort => "must be at least broken_time",
+            ConfigError::BrokenTimeMaxTooFar => "must be at most 32768 times broken_time",
+            ConfigError::JitterOutOfRange => "must be at least 0 and less than 1",
         }
     }
 
@@ -324,22 +585,22 @@ impl ConfigError {
                 "invalid circuit breaker config: window must give every bucket at least one clock tick"
             }
             ConfigError::WindowTooLong => {
-                "invalid circuit breaker config: window must be at most 2^56 ns (about 833 days)"
+                "invalid circuit breaker config: window must be at most 2^52 ns (about 52 days)"
             }
             ConfigError::BrokenTimeZero => {
                 "invalid circuit breaker config: broken_time must be greater than zero"
             }
             ConfigError::BrokenTimeTooLong => {
-                "invalid circuit breaker config: broken_time must be at most 2^56 ns (about 833 days)"
+                "invalid circuit breaker config: broken_time must be at most 2^52 ns (about 52 days)"
             }
             ConfigError::RecoveryTimeZero => {
                 "invalid circuit breaker config: recovery_time must be greater than zero"
             }
             ConfigError::RecoveryTimeTooLong => {
-                "invalid circuit breaker config: recovery_time must be at most 2^56 ns (about 833 days)"
+                "invalid circuit breaker config: recovery_time must be at most 2^52 ns (about 52 days)"
             }
             ConfigError::PassingTimeTooLong => {
-                "invalid circuit breaker config: passing_time must be at most 2^56 ns (about 833 days)"
+                "invalid circuit breaker config: passing_time must be at most 2^52 ns (about 52 days)"
             }
             ConfigError::MinCallsZero => {
                 "invalid circuit breaker config: min_calls must be at least 1"
@@ -349,6 +610,25 @@ impl ConfigError {
             }
             ConfigError::BucketsOutOfRange => {
                 "invalid circuit breaker config: BUCKETS must be between 1 and 1024"
+            }
+            ConfigError::BrokenTimeMaxShort => {
+                "invalid circuit breaker config: broken_time_max must be at least broken_time"
+            }
+            ConfigError::BrokenTimeMaxTooLong => {
+                "invalid circuit breaker config: broken_time_max must be at most 2^52 ns (about 52 days)"
+            }
+            ConfigError::BrokenTimeMaxTooFar => {
+                "invalid circuit breaker config: broken_time_max must be at most 32768 times broken_time"
+            }
+            ConfigError::JitterNan => "invalid circuit breaker config: jitter must not be NaN",
+            ConfigError::JitterOutOfRange => {
+                "invalid circuit breaker config: jitter must be at least 0 and less than 1"
+            }
+            ConfigError::SlowCallZero => {
+                "invalid circuit breaker config: slow_call must be greater than zero"
+            }
+            ConfigError::SlowCallTooLong => {
+                "invalid circuit breaker config: slow_call must be at most 2^52 ns (about 52 days)"
             }
         }
     }
@@ -462,6 +742,34 @@ mod tests {
                 ConfigError::MinCallsTooLarge,
                 "min_calls",
             ),
+            (
+                ok.broken_time_max(S - Duration::from_nanos(1)),
+                ConfigError::BrokenTimeMaxShort,
+                "broken_time_max",
+            ),
+            (
+                ok.broken_time(MAX_SPAN).broken_time_max(MAX_SPAN + S),
+                ConfigError::BrokenTimeMaxTooLong,
+                "broken_time_max",
+            ),
+            (
+                ok.broken_time_max(S * MAX_BACKOFF + Duration::from_nanos(1)),
+                ConfigError::BrokenTimeMaxTooFar,
+                "broken_time_max",
+            ),
+            (ok.jitter(f32::NAN), ConfigError::JitterNan, "jitter"),
+            (ok.jitter(1.0), ConfigError::JitterOutOfRange, "jitter"),
+            (ok.jitter(-0.01), ConfigError::JitterOutOfRange, "jitter"),
+            (
+                ok.slow_call(Duration::ZERO),
+                ConfigError::SlowCallZero,
+                "slow_call",
+            ),
+            (
+                ok.slow_call(MAX_SPAN + S),
+                ConfigError::SlowCallTooLong,
+                "slow_call",
+            ),
         ];
         for (config, error, field) in cases {
             assert_eq!(check(config).unwrap_err(), error, "{config:?}");
@@ -488,6 +796,58 @@ mod tests {
         assert!(check(Config::new(0.5, S).passing_time(Duration::ZERO)).is_ok());
         assert!(check(Config::new(0.5, S).min_calls(1)).is_ok());
         assert!(check(Config::new(0.5, S).min_calls(MAX_MIN_CALLS)).is_ok());
+        assert!(check(Config::new(0.5, S).broken_time_max(S)).is_ok());
+        assert!(check(Config::new(0.5, S).broken_time_max(S * MAX_BACKOFF)).is_ok());
+        assert!(check(Config::new(0.5, S).jitter(0.999_999_9)).is_ok());
+        assert!(check(Config::new(0.5, S).slow_call(MAX_SPAN)).is_ok());
+    }
+
+    #[test]
+    fn backoff_doubles_up_to_the_cap() {
+        let p = check(
+            Config::new(0.5, S)
+                .broken_time(5 * S)
+                .broken_time_max(60 * S),
+        )
+        .unwrap();
+        let levels: [u32; 6] = core::array::from_fn(|l| l as u32);
+        assert_eq!(
+            levels.map(|l| p.backed_off(l) / 1_000_000_000),
+            [5, 10, 20, 40, 60, 60]
+        );
+        assert_eq!(levels.map(|l| p.next_level(l)), [1, 2, 3, 4, 4, 5]);
+        let none = check(Config::new(0.5, S)).unwrap();
+        assert_eq!((none.backed_off(0), none.next_level(0)), (1_000_000_000, 0));
+    }
+
+    #[test]
+    fn jitter_stays_within_its_spread_and_is_deterministic() {
+        let p = check(Config::new(0.5, S).jitter(0.25).jitter_seed(9)).unwrap();
+        let (mut low, mut high) = (u64::MAX, 0);
+        for key in 0..10_000u64 {
+            let d = p.jittered(1_000_000, key);
+            assert!((750_000..=1_250_000).contains(&d), "{d}");
+            assert_eq!(d, p.jittered(1_000_000, key));
+            (low, high) = (low.min(d), high.max(d));
+        }
+        assert!(low < 760_000 && high > 1_240_000, "{low} {high}");
+        let other_seed = check(Config::new(0.5, S).jitter(0.25).jitter_seed(10)).unwrap();
+        assert_ne!(p.jittered(1_000_000, 1), other_seed.jittered(1_000_000, 1));
+        let widest = check(Config::new(0.5, S).jitter(0.999_999_9)).unwrap();
+        assert_eq!(widest.jitter_ppm, PPM - 1);
+        assert!((0..1000).all(|key| (1..=3).contains(&widest.jittered(2, key))));
+    }
+
+    #[test]
+    fn config_reads_back_in_millionths() {
+        let c = Config::new(0.2, S)
+            .jitter(0.05)
+            .jitter_seed(3)
+            .broken_time_max(4 * S)
+            .slow_call(S / 2);
+        assert_eq!(check(c).unwrap().config(), c);
+        let fine = check(Config::new(0.123_456_7, S)).unwrap().config();
+        assert_eq!(fine.error_ratio, 0.123_457);
     }
 
     #[test]
@@ -501,7 +861,7 @@ mod tests {
             999_999_937,
             1_000_000_000,
             1 << 40,
-            (1 << 56) / 3,
+            (1 << 52) / 3,
         ] {
             let p = Params {
                 bucket,

@@ -3,7 +3,7 @@
 use core::fmt;
 use core::time::Duration;
 
-use crate::state::State;
+use crate::state::{Mode, State};
 
 /// A call was not admitted: the breaker is Broken, or Recovering and this call
 /// was not in the sample let through.
@@ -16,17 +16,38 @@ use crate::state::State;
 pub struct CircuitBroken {
     retry_after: Duration,
     state: State,
+    mode: Mode,
 }
 
 impl CircuitBroken {
     pub(crate) const fn new(retry_after: Duration, state: State) -> CircuitBroken {
-        CircuitBroken { retry_after, state }
+        CircuitBroken {
+            retry_after,
+            state,
+            mode: Mode::Automatic,
+        }
+    }
+
+    /// A rejection by a breaker an operator forced open: no countdown.
+    pub(crate) const fn forced_open() -> CircuitBroken {
+        CircuitBroken {
+            retry_after: Duration::ZERO,
+            state: State::Broken,
+            mode: Mode::ForcedOpen,
+        }
     }
 
     /// Time left until the breaker starts Recovering; zero when it already is
-    /// (a Recovering rejection only means this call was not sampled).
+    /// (a Recovering rejection only means this call was not sampled), and
+    /// zero when an operator forced it open (see [`mode`](Self::mode)).
     pub const fn retry_after(&self) -> Duration {
         self.retry_after
+    }
+
+    /// [`Mode::ForcedOpen`] when an operator forced the breaker open, else
+    /// [`Mode::Automatic`].
+    pub const fn mode(&self) -> Mode {
+        self.mode
     }
 
     /// The state the call was rejected in: [`State::Broken`] or
@@ -38,8 +59,9 @@ impl CircuitBroken {
 
 impl fmt::Display for CircuitBroken {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.state {
-            State::Recovering => f.pad("circuit broken: recovering, call not sampled"),
+        match (self.state, self.mode) {
+            (_, Mode::ForcedOpen) => f.pad("circuit broken: forced open"),
+            (State::Recovering, _) => f.pad("circuit broken: recovering, call not sampled"),
             _ => write!(f, "circuit broken: retry after {:?}", self.retry_after),
         }
     }
@@ -144,6 +166,10 @@ mod tests {
             "circuit broken: recovering, call not sampled"
         );
         assert_eq!(Error::<&str>::Timeout.to_string(), "call timed out");
+        assert_eq!(
+            CircuitBroken::forced_open().to_string(),
+            "circuit broken: forced open"
+        );
         assert_eq!(Error::Inner("boom").to_string(), "boom");
         assert_eq!(Error::<&str>::Broken(b).to_string(), b.to_string());
     }

@@ -2,7 +2,7 @@
 
 use core::time::Duration;
 
-use crate::state::State;
+use crate::state::{Mode, State};
 
 /// A breaker's state and counters at one moment. A plain `Copy` struct.
 ///
@@ -18,8 +18,10 @@ use crate::state::State;
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 #[non_exhaustive]
 pub struct Metrics {
-    /// The state now.
+    /// The state now: Broken when forced open, Passing when disabled.
     pub state: State,
+    /// Who decides the state: the machine, or an operator.
+    pub mode: Mode,
     /// Calls (successes + failures) recorded in the current window.
     pub window_calls: u64,
     /// Failures recorded in the current window.
@@ -30,9 +32,9 @@ pub struct Metrics {
     pub retry_after: Duration,
     /// Every admission attempt.
     pub call_count: u64,
-    /// Calls admitted in Passing.
+    /// Calls admitted in Passing (also while disabled).
     pub call_passing: u64,
-    /// Calls rejected in Broken.
+    /// Calls rejected in Broken (also while forced open).
     pub call_broken: u64,
     /// Admission attempts in Recovering (`call_recovering_ok + call_recovering_failed`).
     pub call_recovering: u64,

@@ -3,10 +3,11 @@
 use core::marker::PhantomData;
 use core::ops::Deref;
 
-use crate::breaker::{CircuitBreaker, Counting};
+use crate::breaker::{Admission, CircuitBreaker};
 use crate::clock::Clock;
+use crate::listener::{Listener, NoListener};
 use crate::outcome::Outcome;
-use crate::state::{State, Word};
+use crate::state::State;
 
 /// An admitted call borrowed from a breaker: report its outcome with
 /// [`success`](OwnedPermit::success), [`failure`](OwnedPermit::failure) or
@@ -16,48 +17,48 @@ use crate::state::{State, Word};
 /// gives the admission back to the ramp; with the `std` feature, a drop during
 /// a panic records [`Outcome::Failure`]. This makes it aiomisc's `context()`,
 /// usable across `.await`.
-pub type Permit<'a, C, const BUCKETS: usize = 10> =
-    OwnedPermit<&'a CircuitBreaker<C, BUCKETS>, C, BUCKETS>;
+pub type Permit<'a, C, const BUCKETS: usize = 10, L = NoListener> =
+    OwnedPermit<&'a CircuitBreaker<C, BUCKETS, L>, C, BUCKETS, L>;
 
 /// An admitted call that keeps its breaker alive through a handle (`&`, `Arc`,
 /// ...). [`Permit`] is this with a plain reference; an `Arc` handle makes a
 /// `'static` permit, as a tower service's response future needs.
 #[must_use = "a permit must be given the call's outcome; dropping it records `Ignored`"]
 #[derive(Debug)]
-pub struct OwnedPermit<H, C, const BUCKETS: usize = 10>
+pub struct OwnedPermit<H, C, const BUCKETS: usize = 10, L = NoListener>
 where
-    H: Deref<Target = CircuitBreaker<C, BUCKETS>>,
+    H: Deref<Target = CircuitBreaker<C, BUCKETS, L>>,
     C: Clock,
+    L: Listener,
 {
     breaker: H,
-    admitted: Word,
-    counting: Counting,
+    admission: Admission,
     reported: bool,
-    clock: PhantomData<fn() -> C>,
+    types: PhantomData<fn() -> (C, L)>,
 }
 
-impl<H, C, const BUCKETS: usize> OwnedPermit<H, C, BUCKETS>
+impl<H, C, const BUCKETS: usize, L> OwnedPermit<H, C, BUCKETS, L>
 where
-    H: Deref<Target = CircuitBreaker<C, BUCKETS>>,
+    H: Deref<Target = CircuitBreaker<C, BUCKETS, L>>,
     C: Clock,
+    L: Listener,
 {
-    pub(crate) fn new(breaker: H, admitted: Word, counting: Counting) -> Self {
+    pub(crate) fn new(breaker: H, admission: Admission) -> Self {
         OwnedPermit {
             breaker,
-            admitted,
-            counting,
+            admission,
             reported: false,
-            clock: PhantomData,
+            types: PhantomData,
         }
     }
 
     /// The state the call was admitted in: Passing or Recovering.
     pub fn state(&self) -> State {
-        self.admitted.phase().state()
+        self.admission.state()
     }
 
     /// The breaker this permit belongs to.
-    pub fn breaker(&self) -> &CircuitBreaker<C, BUCKETS> {
+    pub fn breaker(&self) -> &CircuitBreaker<C, BUCKETS, L> {
         &self.breaker
     }
 
@@ -81,15 +82,16 @@ where
     fn report(&mut self, outcome: Outcome) {
         if !self.reported {
             self.reported = true;
-            self.breaker.finish(self.admitted, outcome, self.counting);
+            self.breaker.finish(self.admission, outcome);
         }
     }
 }
 
-impl<H, C, const BUCKETS: usize> Drop for OwnedPermit<H, C, BUCKETS>
+impl<H, C, const BUCKETS: usize, L> Drop for OwnedPermit<H, C, BUCKETS, L>
 where
-    H: Deref<Target = CircuitBreaker<C, BUCKETS>>,
+    H: Deref<Target = CircuitBreaker<C, BUCKETS, L>>,
     C: Clock,
+    L: Listener,
 {
     fn drop(&mut self) {
         // Checked here too, so that a reported permit does not ask whether

@@ -30,79 +30,169 @@ impl fmt::Display for State {
     }
 }
 
-/// What the state word can say: a [`State`], or "not used yet".
+/// Who is deciding the state: the automatic machine, or an operator.
+///
+/// An operator's override does not add states: a breaker forced open reports
+/// [`State::Broken`] and a disabled one [`State::Passing`], so code that only
+/// asks "may I call?" keeps working. The mode says why.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum Mode {
+    /// The Passing / Broken / Recovering machine decides.
+    Automatic,
+    /// [`force_open`](crate::CircuitBreaker::force_open): Broken until
+    /// [`reset`](crate::CircuitBreaker::reset), every call rejected.
+    ForcedOpen,
+    /// [`disable`](crate::CircuitBreaker::disable): every call admitted and
+    /// counted, no transition until [`reset`](crate::CircuitBreaker::reset).
+    Disabled,
+}
+
+impl fmt::Display for Mode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad(match self {
+            Mode::Automatic => "automatic",
+            Mode::ForcedOpen => "forced open",
+            Mode::Disabled => "disabled",
+        })
+    }
+}
+
+/// What the state word can say: a [`State`] of the automatic machine, an
+/// operator's override, or "not used yet".
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Phase {
-    Passing = 0,
-    Broken = 1,
-    Recovering = 2,
+    Passing,
+    Broken,
+    Recovering,
     /// A `const`-built breaker cannot read its clock; Passing starts at the
     /// first operation instead, so `passing_time` counts from first use.
-    Unstarted = 3,
+    Unstarted,
+    ForcedOpen,
+    Disabled,
 }
 
 impl Phase {
     pub(crate) const fn state(self) -> State {
         match self {
-            Phase::Passing | Phase::Unstarted => State::Passing,
-            Phase::Broken => State::Broken,
+            Phase::Passing | Phase::Unstarted | Phase::Disabled => State::Passing,
+            Phase::Broken | Phase::ForcedOpen => State::Broken,
             Phase::Recovering => State::Recovering,
+        }
+    }
+
+    pub(crate) const fn mode(self) -> Mode {
+        match self {
+            Phase::ForcedOpen => Mode::ForcedOpen,
+            Phase::Disabled => Mode::Disabled,
+            _ => Mode::Automatic,
+        }
+    }
+
+    /// The `tag` and `aux` fields that say this phase (`aux` is the backoff
+    /// level for the automatic states, the kind for the others).
+    const fn tag_and_kind(self) -> (u64, Option<u64>) {
+        match self {
+            Phase::Passing => (0, None),
+            Phase::Broken => (1, None),
+            Phase::Recovering => (2, None),
+            Phase::Unstarted => (SPECIAL, Some(0)),
+            Phase::ForcedOpen => (SPECIAL, Some(1)),
+            Phase::Disabled => (SPECIAL, Some(2)),
         }
     }
 }
 
-const PHASE_MASK: u64 = 0b11;
-const EPOCH_SHIFT: u32 = 2;
+const TAG_MASK: u64 = 0b11;
+/// The tag of the phases outside the automatic machine; `aux` says which.
+const SPECIAL: u64 = 0b11;
+const AUX_SHIFT: u32 = 2;
+const AUX_MASK: u64 = 0xF;
+/// The most doublings of `broken_time` the backoff level can say.
+pub(crate) const MAX_LEVEL: u32 = AUX_MASK as u32;
+const EPOCH_SHIFT: u32 = 6;
 /// Epochs are counted modulo 16.
 pub(crate) const EPOCH_MASK: u64 = 0xF;
-const SINCE_SHIFT: u32 = 6;
-/// Entry times are kept modulo 2^58 ns (about 9.1 years).
-const SINCE_MASK: u64 = (1 << 58) - 1;
+const SINCE_SHIFT: u32 = 10;
+/// Entry times are kept modulo 2^54 ns (about 208 days).
+const SINCE_MASK: u64 = (1 << 54) - 1;
 /// Elapsed times at or past half the modulus are read as a clock that went
-/// backwards (no time passed); real elapsed times stay below `MAX_SPAN`.
-const BACKWARDS: u64 = 1 << 57;
+/// backwards (no time passed); real elapsed times stay below this: every
+/// setting is at most `MAX_SPAN` (2^52 ns), a jittered broken time less than
+/// twice that.
+pub(crate) const BACKWARDS: u64 = 1 << 53;
 
 /// The breaker's state word: everything a call needs to decide, in one atomic
 /// load, and every transition, in one compare-and-swap.
 ///
 /// ```text
-///  63                                               6 5        2 1       0
-/// +--------------------------------------------------+----------+---------+
-/// |  since: state entry time, ns modulo 2^58          | epoch: 4 | phase: 2|
-/// +--------------------------------------------------+----------+---------+
+///  63                                       10 9        6 5      2 1     0
+/// +-------------------------------------------+----------+--------+-------+
+/// |  since: state entry time, ns modulo 2^54   | epoch: 4 | aux: 4 | tag: 2|
+/// +-------------------------------------------+----------+--------+-------+
 /// ```
 ///
-/// - `phase`: Passing, Broken, Recovering, or Unstarted (see [`Phase`]).
+/// - `tag`: Passing, Broken, Recovering, or "special"; a special word's `aux`
+///   says Unstarted, forced open or disabled (see [`Phase`]). Passing is 0,
+///   so the hot path's test is one mask.
+/// - `aux` in the automatic states: the backoff level. A Broken state lasts
+///   `broken_time * 2^level` (capped, then jittered); Recovering carries its
+///   Broken's level, and a Passing entered from Recovering the level its next
+///   trip gets unless it has been healthy for long enough.
 /// - `epoch`: incremented by every transition. It labels the state's window
 ///   buckets and its ramp credit, so a new state starts from an empty window.
 /// - `since`: when the state began. Broken's deadline, Recovering's ramp and
-///   Passing's grace period are measured from it, modulo 2^58 ns.
+///   Passing's grace period are measured from it, modulo 2^54 ns.
 ///
 /// No two states of a breaker's life share a word: a state begins no earlier
-/// than its predecessor, and a later state of the same kind strictly later
-/// (Broken lasts `broken_time > 0` between any two). So comparing words tells
+/// than its predecessor, a later state of the same kind strictly later (Broken
+/// lasts at least 1 ns between two automatic ones, and an operator's
+/// transition moves `since` on by at least 1 ns). So comparing words tells
 /// whether a permit's state is still current, and CAS on the word cannot
 /// suffer ABA.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Word(pub(crate) u64);
 
 impl Word {
-    pub(crate) const UNSTARTED: Word = Word(Phase::Unstarted as u64);
+    pub(crate) const UNSTARTED: Word = Word::new(Phase::Unstarted, 0, 0, 0);
 
-    const fn new(phase: Phase, epoch: u64, since: u64) -> Word {
+    const fn new(phase: Phase, level: u32, epoch: u64, since: u64) -> Word {
+        let (tag, aux) = match phase.tag_and_kind() {
+            (tag, Some(kind)) => (tag, kind),
+            (tag, None) => (tag, level as u64 & AUX_MASK),
+        };
         Word(
             ((since & SINCE_MASK) << SINCE_SHIFT)
                 | ((epoch & EPOCH_MASK) << EPOCH_SHIFT)
-                | phase as u64,
+                | (aux << AUX_SHIFT)
+                | tag,
         )
     }
 
+    #[inline(always)]
     pub(crate) const fn phase(self) -> Phase {
-        match self.0 & PHASE_MASK {
+        match self.0 & TAG_MASK {
             0 => Phase::Passing,
             1 => Phase::Broken,
             2 => Phase::Recovering,
-            _ => Phase::Unstarted,
+            _ => match self.aux() {
+                0 => Phase::Unstarted,
+                1 => Phase::ForcedOpen,
+                _ => Phase::Disabled,
+            },
+        }
+    }
+
+    const fn aux(self) -> u64 {
+        (self.0 >> AUX_SHIFT) & AUX_MASK
+    }
+
+    /// The backoff level of an automatic state (0 for the others).
+    pub(crate) const fn level(self) -> u32 {
+        if self.0 & TAG_MASK == SPECIAL {
+            0
+        } else {
+            self.aux() as u32
         }
     }
 
@@ -115,6 +205,7 @@ impl Word {
     }
 
     /// Nanoseconds from the state's entry to `now`; zero if `now` reads earlier.
+    #[inline(always)]
     pub(crate) const fn elapsed(self, now: u64) -> u64 {
         let d = now.wrapping_sub(self.since()) & SINCE_MASK;
         if d >= BACKWARDS { 0 } else { d }
@@ -122,6 +213,7 @@ impl Word {
 
     /// `now` as this state sees it: a reading from before the state began
     /// (a clock that went backwards) is moved up to the state's entry.
+    #[inline(always)]
     pub(crate) const fn effective(self, now: u64) -> u64 {
         let back = self.since().wrapping_sub(now) & SINCE_MASK;
         if back != 0 && back < BACKWARDS {
@@ -131,14 +223,28 @@ impl Word {
         }
     }
 
-    /// The word after a transition to `phase`, `after` ns past this state's entry.
-    pub(crate) const fn next(self, phase: Phase, after: u64) -> Word {
-        Word::new(phase, self.epoch() + 1, self.since().wrapping_add(after))
+    /// The word after a transition to `phase` at backoff level `level`,
+    /// `after` ns past this state's entry.
+    pub(crate) const fn next(self, phase: Phase, level: u32, after: u64) -> Word {
+        Word::new(
+            phase,
+            level,
+            self.epoch() + 1,
+            self.since().wrapping_add(after),
+        )
+    }
+
+    /// The word an operator's transition to `phase` installs at `now`: level
+    /// zero, and at least 1 ns after this state began, so that no two words
+    /// repeat however fast the operator acts.
+    pub(crate) const fn manual(self, phase: Phase, now: u64) -> Word {
+        let after = self.elapsed(now);
+        self.next(phase, 0, if after == 0 { 1 } else { after })
     }
 
     /// The first Passing state, entered at `now`.
     pub(crate) const fn started(now: u64) -> Word {
-        Word::new(Phase::Passing, 0, now)
+        Word::new(Phase::Passing, 0, 0, now)
     }
 }
 
@@ -153,10 +259,10 @@ mod tests {
             (w.phase(), w.epoch(), w.elapsed(123_456_789 + 5)),
             (Phase::Passing, 0, 5)
         );
-        let b = w.next(Phase::Broken, 10);
+        let b = w.next(Phase::Broken, 3, 10);
         assert_eq!(
-            (b.phase(), b.epoch(), b.elapsed(123_456_799)),
-            (Phase::Broken, 1, 0)
+            (b.phase(), b.level(), b.epoch(), b.elapsed(123_456_799)),
+            (Phase::Broken, 3, 1, 0)
         );
         assert_eq!(b.elapsed(123_456_800), 1);
     }
@@ -176,22 +282,41 @@ mod tests {
 
     #[test]
     fn entry_times_wrap_without_losing_elapsed_time() {
-        let w = Word::started((1 << 58) - 2);
-        assert_eq!(w.elapsed(1 << 58), 2);
-        assert_eq!(w.elapsed((1 << 58) + 1_000), 1_002);
-        let n = w.next(Phase::Broken, 5);
-        assert_eq!(n.elapsed((1 << 58) + 3), 0);
-        assert_eq!(n.elapsed((1 << 58) + 4), 1);
+        let w = Word::started((1 << 54) - 2);
+        assert_eq!(w.elapsed(1 << 54), 2);
+        assert_eq!(w.elapsed((1 << 54) + 1_000), 1_002);
+        let n = w.next(Phase::Broken, 0, 5);
+        assert_eq!(n.elapsed((1 << 54) + 3), 0);
+        assert_eq!(n.elapsed((1 << 54) + 4), 1);
     }
 
     #[test]
     fn epochs_wrap_modulo_16() {
         let mut w = Word::started(0);
         for _ in 0..16 {
-            w = w.next(Phase::Broken, 1);
+            w = w.next(Phase::Broken, 0, 1);
         }
         assert_eq!(w.epoch(), 0);
         assert_ne!(w, Word::started(0));
+    }
+
+    #[test]
+    fn special_phases_round_trip_and_keep_no_level() {
+        let w = Word::started(50);
+        for phase in [Phase::ForcedOpen, Phase::Disabled, Phase::Passing] {
+            let m = w.manual(phase, 50);
+            assert_eq!((m.phase(), m.level(), m.elapsed(51)), (phase, 0, 0));
+            assert_eq!(m.elapsed(52), 1, "an operator's word starts 1 ns on");
+        }
+        assert_eq!(Word::UNSTARTED.phase(), Phase::Unstarted);
+        let levelled = w.next(Phase::Recovering, 15, 0);
+        assert_eq!(
+            (levelled.phase(), levelled.level()),
+            (Phase::Recovering, 15)
+        );
+        assert_eq!(Phase::ForcedOpen.state(), State::Broken);
+        assert_eq!(Phase::Disabled.state(), State::Passing);
+        assert_eq!(Phase::Disabled.mode(), Mode::Disabled);
     }
 
     #[test]

@@ -326,6 +326,47 @@ impl<const B: usize> Window<B> {
         }
     }
 
+    /// Empties every slot not labelled `epoch`, moving its counts to the
+    /// totals: the fresh window of a state an operator installed.
+    ///
+    /// The machine's own transitions need no clearing pass: each of its
+    /// states but Broken records before the next begins, and a state's first
+    /// record sweeps older epochs, so live slots stay a few epochs behind and
+    /// their 4-bit labels are never misread. An operator can change states
+    /// any number of times with no record in between; clearing restores that
+    /// bound (a record admitted in the state just left may still land after
+    /// the clear: one epoch behind, swept or cleared like any other). Slots
+    /// already labelled `epoch` are the new state's own records, and stay.
+    pub(crate) fn clear(&self, epoch: u64) {
+        let epoch = epoch & EPOCH_MASK;
+        for slot in &self.slots {
+            let mut seen = slot.load(Ordering::Acquire);
+            loop {
+                let current = Slot::unpack(seen);
+                if current.epoch == epoch || current.is_empty() {
+                    break;
+                }
+                let emptied = Slot {
+                    successes: 0,
+                    failures: 0,
+                    ..current
+                };
+                match slot.compare_exchange(
+                    seen,
+                    emptied.pack(),
+                    Ordering::Relaxed,
+                    Ordering::Acquire,
+                ) {
+                    Ok(_) => {
+                        self.retire(current);
+                        break;
+                    }
+                    Err(actual) => seen = actual,
+                }
+            }
+        }
+    }
+
     /// Calls and failures of epoch `epoch` in the window ending at bucket `index`.
     pub(crate) fn tally(&self, epoch: u64, index: u64) -> Tally {
         let epoch = epoch & EPOCH_MASK;

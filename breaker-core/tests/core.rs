@@ -99,7 +99,7 @@ fn try_new_names_the_field_and_the_rule() {
         (
             eager().passing_time(Duration::MAX),
             "passing_time",
-            "must be at most 2^56 ns (about 833 days)",
+            "must be at most 2^52 ns (about 52 days)",
         ),
         (eager().min_calls(0), "min_calls", "must be at least 1"),
     ];

@@ -375,7 +375,7 @@ pub(crate) struct Model {
     trips: u64,
 }
 
-const MAX_SPAN: u64 = 1 << 56;
+const MAX_SPAN: u64 = 1 << 52;
 
 impl Model {
     /// The model for `config`, or `None` if SPEC §3 says it is invalid.

@@ -1,0 +1,104 @@
+//! State-change listeners: who hears about a transition, and what they hear.
+
+use core::fmt;
+use core::time::Duration;
+
+use crate::clock::Nanos;
+use crate::state::{Mode, State};
+
+/// One change of a breaker's state or mode, as a [`Listener`] hears it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
+pub struct Transition {
+    /// The state before.
+    pub from: State,
+    /// The state after.
+    pub to: State,
+    /// The mode before ([`Mode::Automatic`] unless an operator had taken over).
+    pub from_mode: Mode,
+    /// The mode after.
+    pub to_mode: Mode,
+    /// When the new state began, on the breaker's clock. Time-driven
+    /// transitions are dated when they were due, not when they were noticed:
+    /// Recovering begins at Broken's deadline.
+    pub at: Nanos,
+    /// How long the new state stays Broken, after backoff and jitter; zero
+    /// unless the new state is an automatic Broken.
+    pub broken_time: Duration,
+}
+
+impl fmt::Display for Transition {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let show = |f: &mut fmt::Formatter<'_>, state: State, mode: Mode| match mode {
+            Mode::Automatic => write!(f, "{state}"),
+            _ => write!(f, "{mode}"),
+        };
+        show(f, self.from, self.from_mode)?;
+        f.write_str(" -> ")?;
+        show(f, self.to, self.to_mode)?;
+        if !self.broken_time.is_zero() {
+            write!(f, " for {:?}", self.broken_time)?;
+        }
+        Ok(())
+    }
+}
+
+/// Hears every transition of a breaker, exactly once each.
+///
+/// Called by the thread whose operation made the transition, after the new
+/// state is in place and nothing is held: it may read the breaker's
+/// [`state`](crate::CircuitBreaker::state) and
+/// [`metrics`](crate::CircuitBreaker::metrics), or even call through it. Keep
+/// it short; it runs inside that thread's call.
+///
+/// Closures `Fn(Transition)` are listeners. The default, [`NoListener`],
+/// costs nothing: it is zero-sized and its calls compile away.
+///
+/// # Examples
+///
+/// ```
+/// use core::sync::atomic::{AtomicU32, Ordering};
+/// use core::time::Duration;
+/// use breaker_core::{CircuitBreaker, Config, Listener, MockClock, State, Transition};
+///
+/// /// Counts trips, e.g. for a metrics gauge.
+/// struct Trips(AtomicU32);
+///
+/// impl Listener for Trips {
+///     fn on_transition(&self, t: Transition) {
+///         if t.to == State::Broken {
+///             self.0.fetch_add(1, Ordering::Relaxed);
+///         }
+///     }
+/// }
+///
+/// static CLOCK: MockClock = MockClock::new();
+/// static BREAKER: CircuitBreaker<&MockClock, 10, Trips> = CircuitBreaker::with_listener(
+///     Config::new(0.5, Duration::from_secs(1)).min_calls(1).passing_time(Duration::ZERO),
+///     &CLOCK,
+///     Trips(AtomicU32::new(0)),
+/// );
+///
+/// let _ = BREAKER.call(|| Err::<(), _>("down"));
+/// assert_eq!(BREAKER.listener().0.load(Ordering::Relaxed), 1);
+/// ```
+pub trait Listener {
+    /// Called once per transition.
+    fn on_transition(&self, transition: Transition);
+}
+
+/// The listener that hears nothing: the default, free.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub struct NoListener;
+
+impl Listener for NoListener {
+    #[inline(always)]
+    fn on_transition(&self, _: Transition) {}
+}
+
+impl<F: Fn(Transition)> Listener for F {
+    fn on_transition(&self, transition: Transition) {
+        self(transition)
+    }
+}
