@@ -731,10 +731,7 @@ impl<C: Clock, const BUCKETS: usize, L: Listener> CircuitBreaker<C, BUCKETS, L> 
     }
 
     fn remaining_broken(&self, word: Word, now: &mut Now<'_, C>) -> Duration {
-        match word.phase() {
-            Phase::Broken => self.broken_left(word, word.elapsed(now.get())),
-            _ => Duration::ZERO,
-        }
+        Duration::from_nanos(self.broken_left_in(word, now).unwrap_or(0))
     }
 
     /// How long the Broken state `word` lasts: `broken_time` backed off to
@@ -743,7 +740,12 @@ impl<C: Clock, const BUCKETS: usize, L: Listener> CircuitBreaker<C, BUCKETS, L> 
     #[inline(always)]
     fn broken_for(&self, word: Word) -> u64 {
         let p = &self.params;
-        p.jittered(p.backed_off(word.level()), word.0)
+        let base = p.backed_off(word.level());
+        if p.jitter_ppm == 0 {
+            base
+        } else {
+            p.jittered(base, word.0)
+        }
     }
 
     /// Loads the state word and applies every transition that is due by time
@@ -851,21 +853,19 @@ impl<C: Clock, const BUCKETS: usize, L: Listener> CircuitBreaker<C, BUCKETS, L> 
     /// `fetch_add` for a permit), and reads no clock unless calls are timed:
     /// nothing in Passing depends on time until an outcome is recorded. A
     /// rejection while Broken is a load, a clock read and one `fetch_add`.
-    #[inline]
+    #[inline(always)]
     fn admit(&self, counting: Counting) -> Result<Admission, CircuitBroken> {
         let mut now = Now::new(&self.clock);
         let word = Word(self.state.load(Ordering::SeqCst));
-        let word = match word.phase() {
-            Phase::Passing => {
-                if counting == Counting::AtAdmission {
-                    bump(&self.counters.passing_offset);
-                }
-                word
+        let word = if word.is_passing() {
+            if counting == Counting::AtAdmission {
+                bump(&self.counters.passing_offset);
             }
-            Phase::Broken if word.elapsed(now.get()) < self.broken_for(word) => {
-                return Err(self.reject_broken(word, &mut now));
-            }
-            _ => self.admit_slow(counting, &mut now)?,
+            word
+        } else if let Some(left) = self.broken_left_in(word, &mut now) {
+            return Err(self.reject_broken(left));
+        } else {
+            self.admit_slow(counting, &mut now)?
         };
         let started = if self.params.slow_call != 0 {
             now.get()
@@ -879,19 +879,23 @@ impl<C: Clock, const BUCKETS: usize, L: Listener> CircuitBreaker<C, BUCKETS, L> 
         })
     }
 
-    /// Counts and builds the rejection of a call in the Broken state `word`.
+    /// Counts and builds the rejection of a call with `left` ns of Broken to go.
     #[inline]
-    fn reject_broken(&self, word: Word, now: &mut Now<'_, C>) -> CircuitBroken {
+    fn reject_broken(&self, left: u64) -> CircuitBroken {
         bump(&self.counters.broken);
-        CircuitBroken::new(
-            self.broken_left(word, word.elapsed(now.get())),
-            State::Broken,
-        )
+        CircuitBroken::new(Duration::from_nanos(left), State::Broken)
     }
 
-    /// Time left in the Broken state `word`, `elapsed` into it.
-    fn broken_left(&self, word: Word, elapsed: u64) -> Duration {
-        Duration::from_nanos(self.broken_for(word).saturating_sub(elapsed))
+    /// The time left in `word`, if it is a Broken state whose deadline has
+    /// not passed.
+    #[inline(always)]
+    fn broken_left_in(&self, word: Word, now: &mut Now<'_, C>) -> Option<u64> {
+        if word.phase() != Phase::Broken {
+            return None;
+        }
+        let broken = self.broken_for(word);
+        let elapsed = word.elapsed(now.get());
+        (elapsed < broken).then(|| broken - elapsed)
     }
 
     #[cold]
@@ -907,7 +911,10 @@ impl<C: Clock, const BUCKETS: usize, L: Listener> CircuitBreaker<C, BUCKETS, L> 
                     return Ok(word);
                 }
                 // `settle` left it Broken: its deadline has not passed.
-                Phase::Broken => return Err(self.reject_broken(word, now)),
+                Phase::Broken => {
+                    let left = self.broken_left_in(word, now).unwrap_or(0);
+                    return Err(self.reject_broken(left));
+                }
                 Phase::ForcedOpen => {
                     bump(&self.counters.broken);
                     return Err(CircuitBroken::forced_open());
@@ -1011,7 +1018,7 @@ impl<C: Clock, const BUCKETS: usize, L: Listener> CircuitBreaker<C, BUCKETS, L> 
                 outcome
             };
         if outcome == Outcome::Success
-            && admitted.phase() == Phase::Passing
+            && admitted.is_passing()
             && self.state.load(Ordering::SeqCst) == admitted.0
         {
             // `effective()` is needed even here: a reading from before the

@@ -434,12 +434,18 @@ impl Params {
 
     /// `base` spread uniformly over `± jitter` of itself, by a hash of the
     /// seed and `key` (the Broken state's word). Stays in `1 ..= 2 base - 1`.
+    ///
+    /// Out of line: the hot path only tests `jitter_ppm` for zero.
+    #[inline(never)]
     pub(crate) const fn jittered(&self, base: u64, key: u64) -> u64 {
         if self.jitter_ppm == 0 {
             return base;
         }
-        // Below `base`: `jitter_ppm < PPM`.
-        let spread = (base as u128 * self.jitter_ppm as u128 / PPM as u128) as u64;
+        // `floor(base * ppm / PPM)` without 128-bit division; below `base`,
+        // as `jitter_ppm < PPM`.
+        let ppm = self.jitter_ppm as u64;
+        let (whole, part) = (base / PPM as u64, base % PPM as u64);
+        let spread = whole * ppm + part * ppm / PPM as u64;
         let hash = mix(key ^ mix(self.jitter_seed as u64));
         let offset = ((hash as u128 * (2 * spread as u128 + 1)) >> 64) as u64;
         base - spread + offset

@@ -24,6 +24,12 @@ pub use clock::StdClock;
 pub use clock::{Clock, MockClock, Nanos};
 pub use config::{Config, ConfigError, MAX_BACKOFF, MAX_BUCKETS, MAX_MIN_CALLS, MAX_SPAN};
 pub use error::{CircuitBroken, Error};
+#[cfg(feature = "defmt")]
+pub use listener::DefmtListener;
+#[cfg(feature = "log")]
+pub use listener::LogListener;
+#[cfg(feature = "tracing")]
+pub use listener::TracingListener;
 pub use listener::{Listener, NoListener, Transition};
 pub use metrics::Metrics;
 pub use outcome::{Classify, DefaultClassifier, FailureIf, Outcome, failure_if};

@@ -1,4 +1,20 @@
 //! State-change listeners: who hears about a transition, and what they hear.
+//! Ready-made listeners for `log`, `tracing` and `defmt` live in the
+//! submodules, each behind the feature of the same name.
+
+#[cfg(feature = "defmt")]
+mod to_defmt;
+#[cfg(feature = "log")]
+mod to_log;
+#[cfg(feature = "tracing")]
+mod to_tracing;
+
+#[cfg(feature = "defmt")]
+pub use self::to_defmt::DefmtListener;
+#[cfg(feature = "log")]
+pub use self::to_log::LogListener;
+#[cfg(feature = "tracing")]
+pub use self::to_tracing::TracingListener;
 
 use core::fmt;
 use core::time::Duration;

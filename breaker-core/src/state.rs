@@ -183,6 +183,12 @@ impl Word {
         }
     }
 
+    /// Whether this is an automatic Passing state: the hot path's one test.
+    #[inline(always)]
+    pub(crate) const fn is_passing(self) -> bool {
+        self.0 & TAG_MASK == 0
+    }
+
     const fn aux(self) -> u64 {
         (self.0 >> AUX_SHIFT) & AUX_MASK
     }
