@@ -51,6 +51,7 @@ pub struct Metrics {
     /// Outcomes that arrived after the state they were admitted in had ended;
     /// counted here and nowhere else.
     pub late: u64,
-    /// Entries into Broken.
+    /// Entries into Broken by the automatic machine (an operator forcing the
+    /// breaker open is not a trip).
     pub trips: u64,
 }

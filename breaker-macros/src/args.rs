@@ -12,7 +12,7 @@ use crate::duration;
 
 /// Every key, in the order the docs list them.
 const KEYS: &str = "error_ratio, window, broken_time, recovery_time, passing_time, min_calls, \
-                    failure, name, crate";
+                    broken_time_max, jitter, slow_call, failure, name, crate";
 
 /// The checked arguments of one `#[cutout(...)]`.
 pub(crate) struct Args {
@@ -28,6 +28,12 @@ pub(crate) struct Args {
     pub(crate) passing_time: Option<u64>,
     /// `min_calls`.
     pub(crate) min_calls: Option<u32>,
+    /// `broken_time_max`, in nanoseconds.
+    pub(crate) broken_time_max: Option<u64>,
+    /// `jitter`, as the `f32` the config stores.
+    pub(crate) jitter: Option<f32>,
+    /// `slow_call`, in nanoseconds.
+    pub(crate) slow_call: Option<u64>,
     /// `failure`: the predicate over `&E`, as written.
     pub(crate) failure: Option<Expr>,
     /// `name`: where the breaker is reachable from outside the function.
@@ -109,6 +115,9 @@ impl Args {
             recovery_time: None,
             passing_time: None,
             min_calls: None,
+            broken_time_max: None,
+            jitter: None,
+            slow_call: None,
             failure: None,
             name: None,
             krate: None,
@@ -132,6 +141,13 @@ impl Args {
                     duration_literal(&key_name, &value).map(|d| args.passing_time = Some(d))
                 }
                 "min_calls" => min_calls(&value).map(|n| args.min_calls = Some(n)),
+                "broken_time_max" => {
+                    positive_duration(&key_name, &value).map(|d| args.broken_time_max = Some(d))
+                }
+                "jitter" => jitter(&value).map(|j| args.jitter = Some(j)),
+                "slow_call" => {
+                    positive_duration(&key_name, &value).map(|d| args.slow_call = Some(d))
+                }
                 "failure" => {
                     args.failure = Some(value);
                     Ok(())
@@ -186,6 +202,24 @@ fn ratio(value: &Expr) -> syn::Result<f32> {
     };
     match parsed {
         Some(r) if r > 0.0 && r <= 1.0 => Ok(r),
+        _ => Err(syn::Error::new_spanned(value, rule)),
+    }
+}
+
+/// `jitter`: a literal number in [0, 1).
+fn jitter(value: &Expr) -> syn::Result<f32> {
+    let rule = "`jitter` must be a number at least 0 and less than 1, such as 0.1";
+    let parsed = match value {
+        Expr::Lit(ExprLit {
+            lit: Lit::Float(f), ..
+        }) if matches!(f.suffix(), "" | "f32") => f.base10_parse::<f32>().ok(),
+        Expr::Lit(ExprLit {
+            lit: Lit::Int(i), ..
+        }) if i.suffix().is_empty() => i.base10_parse::<u8>().ok().map(f32::from),
+        _ => None,
+    };
+    match parsed {
+        Some(j) if (0.0..1.0).contains(&j) => Ok(j),
         _ => Err(syn::Error::new_spanned(value, rule)),
     }
 }

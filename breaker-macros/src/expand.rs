@@ -137,6 +137,8 @@ fn config(core: &TokenStream, args: &Args) -> TokenStream {
         ("broken_time", args.broken_time),
         ("recovery_time", args.recovery_time),
         ("passing_time", args.passing_time),
+        ("broken_time_max", args.broken_time_max),
+        ("slow_call", args.slow_call),
     ] {
         if let Some(nanos) = value {
             let method = Ident::new(method, Span::call_site());
@@ -146,6 +148,10 @@ fn config(core: &TokenStream, args: &Args) -> TokenStream {
     }
     if let Some(n) = args.min_calls {
         config = quote!(#config.min_calls(#n));
+    }
+    if let Some(j) = args.jitter {
+        let j = proc_macro2::Literal::f32_unsuffixed(j);
+        config = quote!(#config.jitter(#j));
     }
     config
 }

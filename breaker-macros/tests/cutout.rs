@@ -491,3 +491,51 @@ fn methods_get_one_breaker_each_shared_by_every_instance() {
     // The associated const always points at the same static.
     assert!(core::ptr::eq(Client::GET_BREAKER, Client::GET_BREAKER));
 }
+
+fake_adapter!(controls_clock);
+
+#[tokio_cutout(
+    crate = controls_clock,
+    error_ratio = 0.5,
+    window = "10s",
+    broken_time = "1s",
+    recovery_time = "1s",
+    passing_time = "0s",
+    min_calls = 1,
+    broken_time_max = "4s",
+    jitter = 0.25,
+    slow_call = "100ms",
+    name = CONTROLS_BREAKER,
+)]
+fn takes(d: Duration) -> Result<&'static str, ()> {
+    controls_clock::MOCK.advance(d);
+    Ok("done")
+}
+
+#[test]
+fn backoff_jitter_and_slow_call_arguments() {
+    assert_eq!(
+        CONTROLS_BREAKER.config(),
+        Config::new(0.5, Duration::from_secs(10))
+            .broken_time(Duration::from_secs(1))
+            .recovery_time(Duration::from_secs(1))
+            .passing_time(Duration::ZERO)
+            .min_calls(1)
+            .broken_time_max(Duration::from_secs(4))
+            .jitter(0.25)
+            .slow_call(millis(100))
+    );
+    assert_eq!(takes(millis(100)), Ok("done"), "at the threshold: not slow");
+    assert_eq!(CONTROLS_BREAKER.state(), State::Passing);
+    assert_eq!(
+        takes(millis(101)),
+        Ok("done"),
+        "the caller still gets its answer"
+    );
+    assert_eq!(CONTROLS_BREAKER.state(), State::Broken, "1 slow call of 2");
+    let broken = CONTROLS_BREAKER.retry_after();
+    assert!(
+        (millis(750)..=millis(1250)).contains(&broken),
+        "1 s +- 25%: {broken:?}"
+    );
+}
