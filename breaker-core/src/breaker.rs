@@ -865,18 +865,28 @@ impl<C: Clock, const BUCKETS: usize, L: Listener> CircuitBreaker<C, BUCKETS, L> 
         } else if let Some(left) = self.broken_left_in(word, &mut now) {
             return Err(self.reject_broken(left));
         } else {
-            self.admit_slow(counting, &mut now)?
+            // The slow path takes the clock reading along; a timed call
+            // reads the clock again here (rarely: only off the hot path).
+            let word = self.admit_slow(counting, now)?;
+            now = Now::new(&self.clock);
+            word
         };
+        Ok(self.admission(word, counting, &mut now))
+    }
+
+    /// The admission of a call under `word`, timed if slow calls are counted.
+    #[inline(always)]
+    fn admission(&self, word: Word, counting: Counting, now: &mut Now<'_, C>) -> Admission {
         let started = if self.params.slow_call != 0 {
             now.get()
         } else {
             0
         };
-        Ok(Admission {
+        Admission {
             word,
             started,
             counting,
-        })
+        }
     }
 
     /// Counts and builds the rejection of a call with `left` ns of Broken to go.
@@ -900,7 +910,8 @@ impl<C: Clock, const BUCKETS: usize, L: Listener> CircuitBreaker<C, BUCKETS, L> 
 
     #[cold]
     #[inline(never)]
-    fn admit_slow(&self, counting: Counting, now: &mut Now<'_, C>) -> Result<Word, CircuitBroken> {
+    fn admit_slow(&self, counting: Counting, mut now: Now<'_, C>) -> Result<Word, CircuitBroken> {
+        let now = &mut now;
         let mut word = self.settle(now);
         loop {
             match word.phase() {
