@@ -1,5 +1,6 @@
 //! The circuit breaker: admission, outcomes, and the state machine.
 
+use core::fmt;
 use core::future::Future;
 use core::task::Poll;
 use core::time::Duration;
@@ -45,7 +46,6 @@ macro_rules! constructor {
 ///
 /// `L` hears every transition ([`Listener`]); the default hears nothing and
 /// costs nothing. See the [crate docs](crate) for the rules it follows.
-#[derive(Debug)]
 pub struct CircuitBreaker<C: Clock, const BUCKETS: usize = 10, L: Listener = NoListener> {
     /// The state word ([`Word`]). `SeqCst` throughout: a Recovering admission
     /// is valid only if this word did not change around its credit CAS, which
@@ -59,6 +59,24 @@ pub struct CircuitBreaker<C: Clock, const BUCKETS: usize = 10, L: Listener = NoL
     params: Params,
     clock: C,
     listener: L,
+}
+
+/// Prints the breaker's parts, and the listener by its type name only: a
+/// closure listener has no `Debug`, and a breaker should print anyway.
+impl<C: Clock + fmt::Debug, const BUCKETS: usize, L: Listener> fmt::Debug
+    for CircuitBreaker<C, BUCKETS, L>
+{
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CircuitBreaker")
+            .field("state", &Word(self.state.load(Ordering::Relaxed)))
+            .field("credit", &self.credit)
+            .field("window", &self.window)
+            .field("counters", &self.counters)
+            .field("params", &self.params)
+            .field("clock", &self.clock)
+            .field("listener", &core::any::type_name::<L>())
+            .finish()
+    }
 }
 
 /// Admission and outcome counters. `Relaxed`: each is an independent tally

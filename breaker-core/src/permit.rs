@@ -1,5 +1,6 @@
 //! Permits: the right to make one call, and the duty to report its outcome.
 
+use core::fmt;
 use core::marker::PhantomData;
 use core::ops::Deref;
 
@@ -24,7 +25,6 @@ pub type Permit<'a, C, const BUCKETS: usize = 10, L = NoListener> =
 /// ...). [`Permit`] is this with a plain reference; an `Arc` handle makes a
 /// `'static` permit, as a tower service's response future needs.
 #[must_use = "a permit must be given the call's outcome; dropping it records `Ignored`"]
-#[derive(Debug)]
 pub struct OwnedPermit<H, C, const BUCKETS: usize = 10, L = NoListener>
 where
     H: Deref<Target = CircuitBreaker<C, BUCKETS, L>>,
@@ -84,6 +84,21 @@ where
             self.reported = true;
             self.breaker.finish(self.admission, outcome);
         }
+    }
+}
+
+impl<H, C, const BUCKETS: usize, L> fmt::Debug for OwnedPermit<H, C, BUCKETS, L>
+where
+    H: Deref<Target = CircuitBreaker<C, BUCKETS, L>> + fmt::Debug,
+    C: Clock,
+    L: Listener,
+{
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OwnedPermit")
+            .field("breaker", &self.breaker)
+            .field("admission", &self.admission)
+            .field("reported", &self.reported)
+            .finish()
     }
 }
 

@@ -115,6 +115,8 @@ fn a_silent_breaker_has_no_listener_to_pay_for() {
     let plain = CircuitBreaker::new(eager(), &clock);
     let closure = CircuitBreaker::<_, 10, _>::with_listener(eager(), &clock, |_: Transition| {});
     assert_eq!(size_of_val(&plain), size_of_val(&closure));
+    let printed = format!("{closure:?}");
+    assert!(printed.contains("listener: \"controls::"), "{printed}");
 }
 
 /// A listener that reads the breaker it listens to.

@@ -1,13 +1,15 @@
 //! The tokio breaker type and its constructors.
 
-use breaker_core::{Config, ConfigError};
+use breaker_core::{Config, ConfigError, Listener, NoListener};
 
 use crate::clock::TokioClock;
 
 /// The core breaker on tokio's clock: what most tokio users want.
 ///
 /// `N` is the number of buckets of the statistics window (10 unless you ask
-/// for another count with [`with_buckets`]).
+/// for another count with [`with_buckets`]). `L` is the [`Listener`] told
+/// about every transition: [`NoListener`] (free) unless the breaker was built
+/// with [`with_listener`].
 ///
 /// A type alias cannot get inherent constructors of its own, and the core's
 /// `CircuitBreaker::new` takes the clock as its second argument. So build one
@@ -24,7 +26,8 @@ use crate::clock::TokioClock;
 /// let b = CircuitBreaker::new(config, TokioClock::new());
 /// assert_eq!(a.config(), b.config());
 /// ```
-pub type CircuitBreaker<const N: usize = 10> = breaker_core::CircuitBreaker<TokioClock, N>;
+pub type CircuitBreaker<const N: usize = 10, L = NoListener> =
+    breaker_core::CircuitBreaker<TokioClock, N, L>;
 
 /// A breaker on tokio's clock with the default 10 buckets.
 ///
@@ -103,6 +106,56 @@ pub const fn try_with_buckets<const N: usize>(
     CircuitBreaker::try_with_buckets(config, TokioClock::new())
 }
 
+/// A breaker on tokio's clock with the default 10 buckets that tells
+/// `listener` about every transition: a closure `Fn(Transition)`, a
+/// `LogListener` or `TracingListener` (features `log`, `tracing`), or any
+/// [`Listener`].
+///
+/// `const`, so it can initialise a `static` (with a listener type you can
+/// name: a closure's type cannot be written in a `static`).
+///
+/// # Panics
+///
+/// As [`new`](crate::new).
+///
+/// # Examples
+///
+/// ```
+/// use std::sync::Mutex;
+/// use std::time::Duration;
+/// use breaker_tokio::{Config, State, Transition};
+///
+/// # #[tokio::main(flavor = "current_thread", start_paused = true)] async fn main() {
+/// let heard = Mutex::new(Vec::new());
+/// let config = Config::new(0.5, Duration::from_secs(10))
+///     .broken_time(Duration::from_secs(5))
+///     .passing_time(Duration::ZERO)
+///     .min_calls(1);
+/// let breaker = breaker_tokio::with_listener(config, |t: Transition| {
+///     heard.lock().unwrap().push(t.to_string());
+/// });
+/// let _ = breaker_tokio::call(&breaker, async { Err::<(), _>("refused") }).await;
+/// assert_eq!(breaker.state(), State::Broken);
+/// assert_eq!(*heard.lock().unwrap(), ["passing -> broken for 5s"]);
+/// # }
+/// ```
+pub const fn with_listener<L: Listener>(config: Config, listener: L) -> CircuitBreaker<10, L> {
+    CircuitBreaker::with_listener(config, TokioClock::new(), listener)
+}
+
+/// [`with_listener`], or why `config` is invalid.
+///
+/// # Errors
+///
+/// As [`try_new`]. The listener is not dropped in that case (a `const fn`
+/// cannot drop a generic value; the core forgets it).
+pub const fn try_with_listener<L: Listener>(
+    config: Config,
+    listener: L,
+) -> Result<CircuitBreaker<10, L>, ConfigError> {
+    CircuitBreaker::try_with_listener(config, TokioClock::new(), listener)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -126,6 +179,32 @@ mod tests {
         assert!(err.to_string().contains("error_ratio"));
         let err = try_with_buckets::<4>(Config::new(0.5, Duration::ZERO)).unwrap_err();
         assert!(err.to_string().contains("window"));
+    }
+
+    static NAMED: CircuitBreaker<10, Trips> =
+        with_listener(Config::new(0.2, Duration::from_secs(20)), Trips);
+
+    /// A listener whose type can be named in a `static`.
+    #[derive(Debug)]
+    struct Trips;
+
+    impl Listener for Trips {
+        fn on_transition(&self, _: breaker_core::Transition) {}
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn with_listener_is_const_and_keeps_the_listener() {
+        assert_eq!(NAMED.state(), State::Passing);
+        let _: &Trips = NAMED.listener();
+        let err = try_with_listener(Config::new(0.2, Duration::ZERO), Trips).unwrap_err();
+        assert!(err.to_string().contains("window"));
+        // Another bucket count: the core constructor through the alias.
+        let fine = CircuitBreaker::<60, _>::with_listener(
+            Config::new(0.2, Duration::from_secs(60)),
+            TokioClock::new(),
+            |_: breaker_core::Transition| {},
+        );
+        assert_eq!(fine.state(), State::Passing);
     }
 
     #[test]

@@ -5,15 +5,15 @@
 //! extension trait: the core breaker already has inherent *sync* methods named
 //! `call` and `call_with`, and an inherent method always wins over a trait
 //! method of the same name, so `breaker.call(future)` could never reach an
-//! extension trait. They work for a breaker on any [`Clock`]; only the
-//! timeouts and [`ready`]'s sleep use tokio's timer.
+//! extension trait. They work for a breaker on any [`Clock`], with any
+//! [`Listener`]; only the timeouts and [`ready`]'s sleep use tokio's timer.
 
 use core::future::Future;
 use core::time::Duration;
 
-use breaker_core::{Classify, Clock, DefaultClassifier, Error};
+use breaker_core::{Classify, Clock, DefaultClassifier, Error, Listener};
 
-type CoreBreaker<C, const N: usize> = breaker_core::CircuitBreaker<C, N>;
+type CoreBreaker<C, const N: usize, L> = breaker_core::CircuitBreaker<C, N, L>;
 
 /// Awaits `future` if `breaker` admits it, and records its outcome: `Ok` is a
 /// success, `Err` a failure.
@@ -49,12 +49,13 @@ type CoreBreaker<C, const N: usize> = breaker_core::CircuitBreaker<C, N>;
 /// assert_eq!(fetched.unwrap(), "gist");
 /// # }
 /// ```
-pub fn call<C, const N: usize, T, E, Fut>(
-    breaker: &CoreBreaker<C, N>,
+pub fn call<C, const N: usize, L, T, E, Fut>(
+    breaker: &CoreBreaker<C, N, L>,
     future: Fut,
 ) -> impl Future<Output = Result<T, Error<E>>>
 where
     C: Clock,
+    L: Listener,
     Fut: Future<Output = Result<T, E>>,
 {
     // The core's runtime-neutral call future, returned as is: no extra state
@@ -97,13 +98,14 @@ where
 /// assert_eq!(breaker.metrics().failures, 0);
 /// # }
 /// ```
-pub fn call_with<C, const N: usize, T, E, K, Fut>(
-    breaker: &CoreBreaker<C, N>,
+pub fn call_with<C, const N: usize, L, T, E, K, Fut>(
+    breaker: &CoreBreaker<C, N, L>,
     classifier: K,
     future: Fut,
 ) -> impl Future<Output = Result<T, Error<E>>>
 where
     C: Clock,
+    L: Listener,
     K: Classify<T, E>,
     Fut: Future<Output = Result<T, E>>,
 {
@@ -148,13 +150,14 @@ where
 /// assert_eq!(breaker.metrics().failures, 1);
 /// # }
 /// ```
-pub async fn call_with_timeout<C, const N: usize, T, E, Fut>(
-    breaker: &CoreBreaker<C, N>,
+pub async fn call_with_timeout<C, const N: usize, L, T, E, Fut>(
+    breaker: &CoreBreaker<C, N, L>,
     timeout: Duration,
     future: Fut,
 ) -> Result<T, Error<E>>
 where
     C: Clock,
+    L: Listener,
     Fut: Future<Output = Result<T, E>>,
 {
     let sleep = || tokio::time::sleep(timeout);
@@ -164,13 +167,21 @@ where
 }
 
 /// Completes when `breaker` is no longer Broken: at once if it is Passing or
-/// Recovering, otherwise at the end of `broken_time`.
+/// Recovering, otherwise at the end of the current Broken period
+/// (`broken_time`, after any backoff and jitter).
 ///
 /// It sleeps on a tokio timer until the deadline the breaker reports
-/// ([`retry_after`](breaker_core::CircuitBreaker::retry_after)); there is no
-/// polling loop. It reads the state again on waking, and sleeps again only if
-/// the breaker's clock is behind tokio's timer (a clock that does not follow
-/// tokio time, such as a `MockClock` nobody advances).
+/// ([`retry_after`](breaker_core::CircuitBreaker::retry_after)), rounded up
+/// to tokio's 1 ms timer resolution; there is no polling loop. It reads the
+/// state again on waking, and sleeps again only if the breaker's clock is
+/// behind tokio's timer (a clock that does not follow tokio time, such as a
+/// `MockClock` nobody advances).
+///
+/// A breaker [forced open](breaker_core::CircuitBreaker::force_open) has no
+/// deadline: `ready` then checks again every 100 ms, so it completes at most
+/// 100 ms after the operator's [`reset`](breaker_core::CircuitBreaker::reset).
+/// A [disabled](breaker_core::CircuitBreaker::disable) breaker is Passing:
+/// `ready` completes at once.
 ///
 /// In Recovering only a growing sample of calls is admitted, so a call made
 /// after `ready` can still be rejected (with `retry_after` zero); `ready`
@@ -205,9 +216,10 @@ where
 /// assert_eq!(breaker.state(), State::Recovering);
 /// # }
 /// ```
-pub async fn ready<C, const N: usize>(breaker: &CoreBreaker<C, N>)
+pub async fn ready<C, const N: usize, L>(breaker: &CoreBreaker<C, N, L>)
 where
     C: Clock,
+    L: Listener,
 {
     breaker.ready_with(tokio::time::sleep).await;
 }

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use breaker_tokio::tower::error::{BoxError, CircuitBroken};
 use breaker_tokio::tower::{CircuitBreakerLayer, CircuitBreakerService};
-use breaker_tokio::{CircuitBreaker, Config, MockClock, Outcome, State};
+use breaker_tokio::{CircuitBreaker, Config, MockClock, Mode, Outcome, State, Transition};
 use tower::{Layer, Service, ServiceExt, service_fn};
 
 const BROKEN: Duration = Duration::from_secs(2);
@@ -194,4 +194,32 @@ async fn accessors_reach_the_inner_service() {
     assert_eq!(svc.ready().await.unwrap().call(()).await.unwrap(), 2);
     assert!(format!("{svc:?}").starts_with("CircuitBreakerService { inner: Inner(2)"));
     assert_eq!(svc.into_inner(), Inner(2));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_breaker_with_a_listener_and_operator_controls_works_through_the_layer() {
+    let heard = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let sink = heard.clone();
+    let breaker = Arc::new(breaker_tokio::with_listener(
+        Config::new(0.5, Duration::from_secs(4))
+            .broken_time(BROKEN)
+            .passing_time(Duration::ZERO)
+            .min_calls(1),
+        move |t: Transition| sink.lock().unwrap().push(t.to_string()),
+    ));
+    let svc: CircuitBreakerService<_, _, _, 10, _> = CircuitBreakerLayer::new(breaker.clone())
+        .layer(service_fn(|()| async { Ok::<_, Infallible>("fine") }));
+    breaker.force_open();
+    let err = svc.clone().oneshot(()).await.unwrap_err();
+    let rejection = err.downcast_ref::<CircuitBroken>().unwrap();
+    assert_eq!(
+        (rejection.mode(), rejection.retry_after()),
+        (Mode::ForcedOpen, Duration::ZERO)
+    );
+    breaker.reset();
+    assert_eq!(svc.oneshot(()).await.unwrap(), "fine");
+    assert_eq!(
+        *heard.lock().unwrap(),
+        ["passing -> forced open", "forced open -> passing"]
+    );
 }

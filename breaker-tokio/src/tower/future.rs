@@ -7,13 +7,13 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 
-use breaker_core::{CircuitBroken, Classify, Clock, OwnedPermit};
+use breaker_core::{CircuitBroken, Classify, Clock, Listener, OwnedPermit};
 use pin_project_lite::pin_project;
 
 use super::error::BoxError;
 
-type CoreBreaker<C, const N: usize> = breaker_core::CircuitBreaker<C, N>;
-type SharedPermit<C, const N: usize> = OwnedPermit<Arc<CoreBreaker<C, N>>, C, N>;
+type CoreBreaker<C, const N: usize, L> = breaker_core::CircuitBreaker<C, N, L>;
+type SharedPermit<C, const N: usize, L> = OwnedPermit<Arc<CoreBreaker<C, N, L>>, C, N, L>;
 
 pin_project! {
     /// The response of a [`CircuitBreakerService`](super::CircuitBreakerService):
@@ -25,8 +25,9 @@ pin_project! {
     /// [`Outcome::Ignored`](crate::Outcome::Ignored).
     ///
     /// `P` is the call's permit: an [`OwnedPermit`] on the service's
-    /// `Arc`-shared breaker. (It stands in for the breaker's clock and bucket
-    /// count, because `pin-project-lite` does not take const generics.)
+    /// `Arc`-shared breaker. (It stands in for the breaker's clock, bucket
+    /// count and listener, because `pin-project-lite` does not take const
+    /// generics.)
     pub struct ResponseFuture<F, K, P> {
         #[pin]
         kind: Kind<F, K, P>,
@@ -48,8 +49,8 @@ pin_project! {
     }
 }
 
-impl<F, K, C: Clock, const N: usize> ResponseFuture<F, K, SharedPermit<C, N>> {
-    pub(super) fn admitted(future: F, permit: SharedPermit<C, N>, classifier: K) -> Self {
+impl<F, K, C: Clock, const N: usize, L: Listener> ResponseFuture<F, K, SharedPermit<C, N, L>> {
+    pub(super) fn admitted(future: F, permit: SharedPermit<C, N, L>, classifier: K) -> Self {
         ResponseFuture {
             kind: Kind::Admitted {
                 future,
@@ -66,12 +67,13 @@ impl<F, K, C: Clock, const N: usize> ResponseFuture<F, K, SharedPermit<C, N>> {
     }
 }
 
-impl<F, K, C, const N: usize, T, E> Future for ResponseFuture<F, K, SharedPermit<C, N>>
+impl<F, K, C, const N: usize, L, T, E> Future for ResponseFuture<F, K, SharedPermit<C, N, L>>
 where
     F: Future<Output = Result<T, E>>,
     E: Into<BoxError>,
     K: Classify<T, E>,
     C: Clock,
+    L: Listener,
 {
     type Output = Result<T, BoxError>;
 
@@ -93,7 +95,9 @@ where
     }
 }
 
-impl<F, K, C: Clock, const N: usize> fmt::Debug for ResponseFuture<F, K, SharedPermit<C, N>> {
+impl<F, K, C: Clock, const N: usize, L: Listener> fmt::Debug
+    for ResponseFuture<F, K, SharedPermit<C, N, L>>
+{
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.kind {
             Kind::Admitted { permit, .. } => f

@@ -1,33 +1,39 @@
 use std::fmt;
 use std::sync::Arc;
 
-use breaker_core::{Clock, DefaultClassifier};
+use breaker_core::{Clock, DefaultClassifier, Listener, NoListener};
 use tower_layer::Layer;
 
 use super::CircuitBreakerService;
 use crate::TokioClock;
 
-type CoreBreaker<C, const N: usize> = breaker_core::CircuitBreaker<C, N>;
+type CoreBreaker<C, const N: usize, L> = breaker_core::CircuitBreaker<C, N, L>;
 
 /// Wraps services in a [`CircuitBreakerService`] that shares one breaker.
 ///
 /// `K` classifies each result (see [`with_classifier`](Self::with_classifier));
-/// `C` and `N` are the breaker's clock and bucket count, [`TokioClock`] and 10
-/// unless the breaker you pass says otherwise.
+/// `C`, `N` and `L` are the breaker's clock, bucket count and listener:
+/// [`TokioClock`], 10 and [`NoListener`] unless the breaker you pass says
+/// otherwise.
 ///
 /// See the [module docs](super) for an example.
-pub struct CircuitBreakerLayer<K = DefaultClassifier, C = TokioClock, const N: usize = 10>
-where
+pub struct CircuitBreakerLayer<
+    K = DefaultClassifier,
+    C = TokioClock,
+    const N: usize = 10,
+    L = NoListener,
+> where
     C: Clock,
+    L: Listener,
 {
-    breaker: Arc<CoreBreaker<C, N>>,
+    breaker: Arc<CoreBreaker<C, N, L>>,
     classifier: K,
 }
 
-impl<C: Clock, const N: usize> CircuitBreakerLayer<DefaultClassifier, C, N> {
+impl<C: Clock, const N: usize, L: Listener> CircuitBreakerLayer<DefaultClassifier, C, N, L> {
     /// A layer sending requests through `breaker`, counting `Ok` as a success
     /// and `Err` as a failure.
-    pub fn new(breaker: Arc<CoreBreaker<C, N>>) -> Self {
+    pub fn new(breaker: Arc<CoreBreaker<C, N, L>>) -> Self {
         CircuitBreakerLayer {
             breaker,
             classifier: DefaultClassifier,
@@ -35,11 +41,11 @@ impl<C: Clock, const N: usize> CircuitBreakerLayer<DefaultClassifier, C, N> {
     }
 }
 
-impl<K, C: Clock, const N: usize> CircuitBreakerLayer<K, C, N> {
+impl<K, C: Clock, const N: usize, L: Listener> CircuitBreakerLayer<K, C, N, L> {
     /// The same layer, classifying results with `classifier`: any
     /// [`Classify`](crate::Classify) over `Result<S::Response, S::Error>`,
     /// such as a closure `|r: &Result<Response, Error>| -> Outcome`.
-    pub fn with_classifier<K2>(self, classifier: K2) -> CircuitBreakerLayer<K2, C, N> {
+    pub fn with_classifier<K2>(self, classifier: K2) -> CircuitBreakerLayer<K2, C, N, L> {
         CircuitBreakerLayer {
             breaker: self.breaker,
             classifier,
@@ -47,13 +53,15 @@ impl<K, C: Clock, const N: usize> CircuitBreakerLayer<K, C, N> {
     }
 
     /// The shared breaker (for its state and metrics).
-    pub fn breaker(&self) -> &Arc<CoreBreaker<C, N>> {
+    pub fn breaker(&self) -> &Arc<CoreBreaker<C, N, L>> {
         &self.breaker
     }
 }
 
-impl<S, K: Clone, C: Clock, const N: usize> Layer<S> for CircuitBreakerLayer<K, C, N> {
-    type Service = CircuitBreakerService<S, K, C, N>;
+impl<S, K: Clone, C: Clock, const N: usize, L: Listener> Layer<S>
+    for CircuitBreakerLayer<K, C, N, L>
+{
+    type Service = CircuitBreakerService<S, K, C, N, L>;
 
     fn layer(&self, inner: S) -> Self::Service {
         CircuitBreakerService::new(inner, self.breaker.clone())
@@ -61,7 +69,7 @@ impl<S, K: Clone, C: Clock, const N: usize> Layer<S> for CircuitBreakerLayer<K, 
     }
 }
 
-impl<K: Clone, C: Clock, const N: usize> Clone for CircuitBreakerLayer<K, C, N> {
+impl<K: Clone, C: Clock, const N: usize, L: Listener> Clone for CircuitBreakerLayer<K, C, N, L> {
     fn clone(&self) -> Self {
         CircuitBreakerLayer {
             breaker: self.breaker.clone(),
@@ -70,7 +78,9 @@ impl<K: Clone, C: Clock, const N: usize> Clone for CircuitBreakerLayer<K, C, N> 
     }
 }
 
-impl<K, C: Clock + fmt::Debug, const N: usize> fmt::Debug for CircuitBreakerLayer<K, C, N> {
+impl<K, C: Clock + fmt::Debug, const N: usize, L: Listener + fmt::Debug> fmt::Debug
+    for CircuitBreakerLayer<K, C, N, L>
+{
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("CircuitBreakerLayer")
             .field("breaker", &self.breaker)

@@ -2,7 +2,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use breaker_core::{Classify, Clock, DefaultClassifier, OwnedPermit};
+use breaker_core::{Classify, Clock, DefaultClassifier, Listener, NoListener, OwnedPermit};
 use tower_service::Service;
 
 use super::CircuitBreakerLayer;
@@ -10,25 +10,33 @@ use super::error::BoxError;
 use super::future::ResponseFuture;
 use crate::TokioClock;
 
-type CoreBreaker<C, const N: usize> = breaker_core::CircuitBreaker<C, N>;
+type CoreBreaker<C, const N: usize, L> = breaker_core::CircuitBreaker<C, N, L>;
 
 /// A service whose requests go through a shared circuit breaker; built by
 /// [`CircuitBreakerLayer`] or [`new`](Self::new).
 ///
 /// Cloning it clones the inner service and shares the breaker. See the
 /// [module docs](super) for how it behaves.
-pub struct CircuitBreakerService<S, K = DefaultClassifier, C = TokioClock, const N: usize = 10>
-where
+pub struct CircuitBreakerService<
+    S,
+    K = DefaultClassifier,
+    C = TokioClock,
+    const N: usize = 10,
+    L = NoListener,
+> where
     C: Clock,
+    L: Listener,
 {
     inner: S,
-    breaker: Arc<CoreBreaker<C, N>>,
+    breaker: Arc<CoreBreaker<C, N, L>>,
     classifier: K,
 }
 
-impl<S, C: Clock, const N: usize> CircuitBreakerService<S, DefaultClassifier, C, N> {
+impl<S, C: Clock, const N: usize, L: Listener>
+    CircuitBreakerService<S, DefaultClassifier, C, N, L>
+{
     /// Wraps `inner`, counting `Ok` as a success and `Err` as a failure.
-    pub fn new(inner: S, breaker: Arc<CoreBreaker<C, N>>) -> Self {
+    pub fn new(inner: S, breaker: Arc<CoreBreaker<C, N, L>>) -> Self {
         CircuitBreakerService {
             inner,
             breaker,
@@ -37,14 +45,16 @@ impl<S, C: Clock, const N: usize> CircuitBreakerService<S, DefaultClassifier, C,
     }
 
     /// A [`CircuitBreakerLayer`] for `breaker`.
-    pub fn layer(breaker: Arc<CoreBreaker<C, N>>) -> CircuitBreakerLayer<DefaultClassifier, C, N> {
+    pub fn layer(
+        breaker: Arc<CoreBreaker<C, N, L>>,
+    ) -> CircuitBreakerLayer<DefaultClassifier, C, N, L> {
         CircuitBreakerLayer::new(breaker)
     }
 }
 
-impl<S, K, C: Clock, const N: usize> CircuitBreakerService<S, K, C, N> {
+impl<S, K, C: Clock, const N: usize, L: Listener> CircuitBreakerService<S, K, C, N, L> {
     /// The same service, classifying results with `classifier`.
-    pub fn with_classifier<K2>(self, classifier: K2) -> CircuitBreakerService<S, K2, C, N> {
+    pub fn with_classifier<K2>(self, classifier: K2) -> CircuitBreakerService<S, K2, C, N, L> {
         CircuitBreakerService {
             inner: self.inner,
             breaker: self.breaker,
@@ -53,7 +63,7 @@ impl<S, K, C: Clock, const N: usize> CircuitBreakerService<S, K, C, N> {
     }
 
     /// The shared breaker (for its state and metrics).
-    pub fn breaker(&self) -> &Arc<CoreBreaker<C, N>> {
+    pub fn breaker(&self) -> &Arc<CoreBreaker<C, N, L>> {
         &self.breaker
     }
 
@@ -73,16 +83,17 @@ impl<S, K, C: Clock, const N: usize> CircuitBreakerService<S, K, C, N> {
     }
 }
 
-impl<S, K, C, const N: usize, Request> Service<Request> for CircuitBreakerService<S, K, C, N>
+impl<S, K, C, const N: usize, L, Request> Service<Request> for CircuitBreakerService<S, K, C, N, L>
 where
     S: Service<Request>,
     S::Error: Into<BoxError>,
     K: Classify<S::Response, S::Error> + Clone,
     C: Clock,
+    L: Listener,
 {
     type Response = S::Response;
     type Error = BoxError;
-    type Future = ResponseFuture<S::Future, K, OwnedPermit<Arc<CoreBreaker<C, N>>, C, N>>;
+    type Future = ResponseFuture<S::Future, K, OwnedPermit<Arc<CoreBreaker<C, N, L>>, C, N, L>>;
 
     /// The inner service's readiness, untouched by the breaker's state.
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
@@ -102,7 +113,9 @@ where
     }
 }
 
-impl<S: Clone, K: Clone, C: Clock, const N: usize> Clone for CircuitBreakerService<S, K, C, N> {
+impl<S: Clone, K: Clone, C: Clock, const N: usize, L: Listener> Clone
+    for CircuitBreakerService<S, K, C, N, L>
+{
     fn clone(&self) -> Self {
         CircuitBreakerService {
             inner: self.inner.clone(),
@@ -112,8 +125,8 @@ impl<S: Clone, K: Clone, C: Clock, const N: usize> Clone for CircuitBreakerServi
     }
 }
 
-impl<S: fmt::Debug, K, C: Clock + fmt::Debug, const N: usize> fmt::Debug
-    for CircuitBreakerService<S, K, C, N>
+impl<S: fmt::Debug, K, C: Clock + fmt::Debug, const N: usize, L: Listener + fmt::Debug> fmt::Debug
+    for CircuitBreakerService<S, K, C, N, L>
 {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("CircuitBreakerService")
