@@ -1,4 +1,5 @@
 #![doc = include_str!("../README.md")]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 use core::future::Future;
 use core::time::Duration;
@@ -9,22 +10,42 @@ pub use breaker_core;
 #[doc(no_inline)]
 pub use breaker_core::{
     CircuitBroken, Classify, Clock, Config, ConfigError, DefaultClassifier, Error, FailureIf,
-    Metrics, MockClock, Nanos, Outcome, OwnedPermit, Permit, State, StdClock, failure_if,
+    Listener, Metrics, MockClock, Mode, Nanos, NoListener, Outcome, OwnedPermit, Permit, State,
+    StdClock, Transition, failure_if,
 };
+
+/// Logs every transition through the [`log`](https://docs.rs/log) facade:
+/// `warn` on entering Broken (forced open included), `info` otherwise
+/// (feature `log`). Give it to [`with_listener`].
+#[cfg(feature = "log")]
+#[cfg_attr(docsrs, doc(cfg(feature = "log")))]
+pub use breaker_core::LogListener;
+
+/// Emits every transition as a [`tracing`](https://docs.rs/tracing) event:
+/// `WARN` on entering Broken (forced open included), `INFO` otherwise
+/// (feature `tracing`). Give it to [`with_listener`].
+#[cfg(feature = "tracing")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tracing")))]
+pub use breaker_core::TracingListener;
 
 /// A circuit breaker on [`StdClock`] (monotonic time from
 /// [`std::time::Instant`], the time async-io's timers run on), with `N`
-/// window buckets (10 by default).
+/// window buckets (10 by default) and the [`Listener`] `L` told about every
+/// transition ([`NoListener`], which costs nothing, by default).
 ///
-/// This is [`breaker_core::CircuitBreaker`]; every method of it is available.
+/// This is [`breaker_core::CircuitBreaker`]; every method of it is available,
+/// the operator controls ([`force_open`](breaker_core::CircuitBreaker::force_open),
+/// [`disable`](breaker_core::CircuitBreaker::disable),
+/// [`reset`](breaker_core::CircuitBreaker::reset)) included.
 /// Build one with [`new`] or [`try_new`] (both `const`, so it can be a
-/// `static`), or with `CircuitBreaker::new(config, StdClock)`.
+/// `static`), [`with_listener`], or `CircuitBreaker::new(config, StdClock)`.
 ///
 /// The async operations of this crate ([`call`], [`call_with`],
 /// [`call_with_timeout`], [`ready`]) take any
-/// [`breaker_core::CircuitBreaker<C, N>`](breaker_core::CircuitBreaker), so
+/// [`breaker_core::CircuitBreaker<C, N, L>`](breaker_core::CircuitBreaker), so
 /// tests can build the same breaker on a [`MockClock`] and move time by hand.
-pub type CircuitBreaker<const N: usize = 10> = breaker_core::CircuitBreaker<StdClock, N>;
+pub type CircuitBreaker<const N: usize = 10, L = NoListener> =
+    breaker_core::CircuitBreaker<StdClock, N, L>;
 
 /// A [`CircuitBreaker`] with the default 10 buckets, on [`StdClock`].
 ///
@@ -91,6 +112,87 @@ pub const fn try_with_buckets<const N: usize>(
     CircuitBreaker::<N>::try_with_buckets(config, StdClock::new())
 }
 
+/// A [`CircuitBreaker`] with the default 10 buckets, on [`StdClock`], that
+/// tells `listener` about every [`Transition`]: a closure `Fn(Transition)`,
+/// a `LogListener` or `TracingListener` (features `log` and `tracing`), or
+/// any [`Listener`] of your own.
+///
+/// `const`, so it can initialise a `static` when the listener's type can be
+/// named (a closure's cannot: use a closure for a local breaker).
+///
+/// # Panics
+///
+/// As [`new`].
+///
+/// # Examples
+///
+/// ```
+/// use std::sync::Mutex;
+/// use std::time::Duration;
+/// use breaker_async_std::{Config, State, Transition};
+///
+/// let heard = Mutex::new(Vec::new());
+/// let breaker = breaker_async_std::with_listener(
+///     Config::new(0.5, Duration::from_secs(10))
+///         .min_calls(1)
+///         .passing_time(Duration::ZERO)
+///         .broken_time(Duration::from_secs(5)),
+///     |t: Transition| heard.lock().unwrap().push(t.to_string()),
+/// );
+/// # smol::block_on(async {
+/// let _ = breaker_async_std::call(&breaker, async { Err::<(), _>("refused") }).await;
+/// # });
+/// assert_eq!(breaker.state(), State::Broken);
+/// breaker.reset();
+/// assert_eq!(*heard.lock().unwrap(), ["passing -> broken for 5s", "broken -> passing"]);
+/// ```
+///
+/// A `static` breaker with a listener type of your own:
+///
+/// ```
+/// use std::sync::atomic::{AtomicU64, Ordering};
+/// use std::time::Duration;
+/// use breaker_async_std::{CircuitBreaker, Config, Listener, State, Transition};
+///
+/// /// Counts entries into Broken, for a metrics gauge.
+/// #[derive(Debug)]
+/// struct Trips(AtomicU64);
+///
+/// impl Listener for Trips {
+///     fn on_transition(&self, t: Transition) {
+///         if t.to == State::Broken {
+///             self.0.fetch_add(1, Ordering::Relaxed);
+///         }
+///     }
+/// }
+///
+/// static UPSTREAM: CircuitBreaker<10, Trips> = breaker_async_std::with_listener(
+///     Config::new(0.2, Duration::from_secs(20)),
+///     Trips(AtomicU64::new(0)),
+/// );
+///
+/// // An operator forcing it open is not a trip, but the listener hears it.
+/// UPSTREAM.force_open();
+/// assert_eq!(UPSTREAM.metrics().trips, 0);
+/// assert_eq!(UPSTREAM.listener().0.load(Ordering::Relaxed), 1);
+/// ```
+pub const fn with_listener<L: Listener>(config: Config, listener: L) -> CircuitBreaker<10, L> {
+    CircuitBreaker::with_listener(config, StdClock::new(), listener)
+}
+
+/// [`with_listener`], or the reason `config` is invalid.
+///
+/// # Errors
+///
+/// As [`try_new`]. The listener is not dropped then (a `const fn` cannot drop
+/// a generic value): it is forgotten.
+pub const fn try_with_listener<L: Listener>(
+    config: Config,
+    listener: L,
+) -> Result<CircuitBreaker<10, L>, ConfigError> {
+    CircuitBreaker::try_with_listener(config, StdClock::new(), listener)
+}
+
 /// Awaits `future` if `breaker` admits it, and records its outcome: `Ok` is a
 /// success, `Err` a failure.
 ///
@@ -124,12 +226,13 @@ pub const fn try_with_buckets<const N: usize>(
 /// assert_eq!(BREAKER.metrics().successes, 1);
 /// # });
 /// ```
-pub fn call<C, const N: usize, T, E, Fut>(
-    breaker: &breaker_core::CircuitBreaker<C, N>,
+pub fn call<C, const N: usize, L, T, E, Fut>(
+    breaker: &breaker_core::CircuitBreaker<C, N, L>,
     future: Fut,
 ) -> impl Future<Output = Result<T, Error<E>>>
 where
     C: Clock,
+    L: Listener,
     Fut: Future<Output = Result<T, E>>,
 {
     // The core's runtime-neutral call future as is: a call needs no timer.
@@ -169,13 +272,14 @@ where
 /// assert_eq!(BREAKER.metrics().failures, 0);
 /// # });
 /// ```
-pub fn call_with<C, const N: usize, T, E, K, Fut>(
-    breaker: &breaker_core::CircuitBreaker<C, N>,
+pub fn call_with<C, const N: usize, L, T, E, K, Fut>(
+    breaker: &breaker_core::CircuitBreaker<C, N, L>,
     classifier: K,
     future: Fut,
 ) -> impl Future<Output = Result<T, Error<E>>>
 where
     C: Clock,
+    L: Listener,
     K: Classify<T, E>,
     Fut: Future<Output = Result<T, E>>,
 {
@@ -216,13 +320,14 @@ where
 /// assert_eq!(BREAKER.metrics().failures, 1);
 /// # });
 /// ```
-pub async fn call_with_timeout<C, const N: usize, T, E, Fut>(
-    breaker: &breaker_core::CircuitBreaker<C, N>,
+pub async fn call_with_timeout<C, const N: usize, L, T, E, Fut>(
+    breaker: &breaker_core::CircuitBreaker<C, N, L>,
     timeout: Duration,
     future: Fut,
 ) -> Result<T, Error<E>>
 where
     C: Clock,
+    L: Listener,
     Fut: Future<Output = Result<T, E>>,
 {
     // The core races the call against the timer, polling the call first, so
@@ -237,7 +342,7 @@ where
 
 /// Completes when `breaker` is no longer Broken, that is when a call could be
 /// admitted again: at once if it is Passing or Recovering, otherwise at the
-/// end of the broken time.
+/// end of the current broken time (after any backoff and jitter).
 ///
 /// It sleeps on an [`async_io::Timer`] until the deadline the breaker reports
 /// in [`retry_after`](breaker_core::CircuitBreaker::retry_after), then reads
@@ -246,6 +351,13 @@ where
 /// clock runs behind real time, it checks again at most once a millisecond
 /// after the first deadline (with a [`MockClock`] that nobody advances, it
 /// waits for ever).
+///
+/// A breaker [forced open](breaker_core::CircuitBreaker::force_open) has no
+/// deadline: `ready` then checks again every 100 ms (of timer time), so it
+/// completes at most 100 ms after the operator's
+/// [`reset`](breaker_core::CircuitBreaker::reset). A
+/// [disabled](breaker_core::CircuitBreaker::disable) breaker is Passing, so
+/// `ready` completes at once.
 ///
 /// In Recovering only a growing share of calls is admitted, so a call made
 /// after `ready` can still be rejected (with `retry_after` zero); `ready`
@@ -276,9 +388,10 @@ where
 /// assert_eq!(BREAKER.state(), State::Recovering);
 /// # });
 /// ```
-pub async fn ready<C, const N: usize>(breaker: &breaker_core::CircuitBreaker<C, N>)
+pub async fn ready<C, const N: usize, L>(breaker: &breaker_core::CircuitBreaker<C, N, L>)
 where
     C: Clock,
+    L: Listener,
 {
     // On `StdClock` the timer fires at or after the breaker's deadline, so
     // one sleep suffices; the core re-checks at most once a millisecond if the

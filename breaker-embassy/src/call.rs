@@ -2,7 +2,7 @@
 
 use core::future::Future;
 
-use breaker_core::{Classify, DefaultClassifier, Error};
+use breaker_core::{Classify, DefaultClassifier, Error, Listener};
 use embassy_time::{Duration, Timer};
 
 use crate::CircuitBreaker;
@@ -41,11 +41,12 @@ use crate::clock::EmbassyClock;
 ///     assert_eq!(breaker_embassy::call(&SENSOR, read_sensor()).await, Ok(21));
 /// });
 /// ```
-pub async fn call<T, E, Fut, const N: usize>(
-    breaker: &CircuitBreaker<N>,
+pub async fn call<T, E, Fut, const N: usize, L>(
+    breaker: &CircuitBreaker<N, L>,
     future: Fut,
 ) -> Result<T, Error<E>>
 where
+    L: Listener,
     Fut: Future<Output = Result<T, E>>,
 {
     breaker.call_async(future).await
@@ -81,12 +82,13 @@ where
 ///     assert_eq!(BUS.metrics().successes, 1);
 /// });
 /// ```
-pub async fn call_with<T, E, K, Fut, const N: usize>(
-    breaker: &CircuitBreaker<N>,
+pub async fn call_with<T, E, K, Fut, const N: usize, L>(
+    breaker: &CircuitBreaker<N, L>,
     classifier: K,
     future: Fut,
 ) -> Result<T, Error<E>>
 where
+    L: Listener,
     K: Classify<T, E>,
     Fut: Future<Output = Result<T, E>>,
 {
@@ -132,12 +134,13 @@ where
 /// assert_eq!(MODEM.metrics().failures, 1);
 /// # }
 /// ```
-pub async fn call_with_timeout<T, E, Fut, const N: usize>(
-    breaker: &CircuitBreaker<N>,
+pub async fn call_with_timeout<T, E, Fut, const N: usize, L>(
+    breaker: &CircuitBreaker<N, L>,
     timeout: Duration,
     future: Fut,
 ) -> Result<T, Error<E>>
 where
+    L: Listener,
     Fut: Future<Output = Result<T, E>>,
 {
     let timer = || Timer::after(timeout);
@@ -147,8 +150,14 @@ where
 }
 
 /// Completes when `breaker` is no longer Broken: at once if it is Passing or
-/// Recovering, otherwise at the end of its broken time (a [`Timer`] to that
-/// deadline).
+/// Recovering, otherwise at the end of its current broken time, after any
+/// backoff and jitter (a [`Timer`] to that deadline).
+///
+/// A breaker [forced open](breaker_core::CircuitBreaker::force_open) has no
+/// deadline: `ready` then checks again every 100 ms, so it completes within
+/// 100 ms of the operator's [`reset`](breaker_core::CircuitBreaker::reset).
+/// A [disabled](breaker_core::CircuitBreaker::disable) breaker is Passing:
+/// `ready` completes at once.
 ///
 /// In Recovering a call may still be turned away (the ramp admits a growing
 /// sample), so a caller retrying in a loop should still handle
@@ -182,7 +191,7 @@ where
 /// };
 /// # }
 /// ```
-pub async fn ready<const N: usize>(breaker: &CircuitBreaker<N>) {
+pub async fn ready<const N: usize, L: Listener>(breaker: &CircuitBreaker<N, L>) {
     // `retry_after` is measured from the breaker's reading of the clock, which
     // is no later than the timer's start, and the tick count is rounded up:
     // the wake-up is never early. Should it be anyway, `ready_with` waits again.
