@@ -24,7 +24,6 @@ use crate::state::{Mode, State};
 
 /// One change of a breaker's state or mode, as a [`Listener`] hears it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 #[non_exhaustive]
 pub struct Transition {
     /// The state before.
@@ -57,6 +56,25 @@ impl fmt::Display for Transition {
             write!(f, " for {:?}", self.broken_time)?;
         }
         Ok(())
+    }
+}
+
+/// The same short form as `Display` ("passing -> broken for 5000 ms"), so a
+/// firmware log reads like a server's.
+#[cfg(feature = "defmt")]
+impl defmt::Format for Transition {
+    fn format(&self, f: defmt::Formatter<'_>) {
+        match self.from_mode {
+            Mode::Automatic => defmt::write!(f, "{} -> ", self.from),
+            mode => defmt::write!(f, "{} -> ", mode),
+        }
+        match self.to_mode {
+            Mode::Automatic => defmt::write!(f, "{}", self.to),
+            mode => defmt::write!(f, "{}", mode),
+        }
+        if !self.broken_time.is_zero() {
+            defmt::write!(f, " for {=u64} ms", self.broken_time.as_millis() as u64);
+        }
     }
 }
 
