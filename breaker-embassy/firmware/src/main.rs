@@ -44,15 +44,44 @@ const CONFIG: breaker_embassy::Config =
 
 #[cfg(not(any(feature = "no-breaker", feature = "minimal")))]
 mod guarded {
-    use breaker_embassy::{CircuitBreaker, Error, Metrics, State};
+    use core::sync::atomic::{AtomicU32, Ordering};
+
+    use breaker_embassy::{CircuitBreaker, Error, Listener, Metrics, State, Transition};
     use cortex_m_semihosting::hprintln;
     use embassy_time::{Instant, Timer};
 
     use super::{CONFIG, PERIOD, READ_TIMEOUT, RUN_FOR};
     use crate::peripheral::FlakySensor;
 
-    /// The breaker: a plain `static`, built at compile time.
-    pub(crate) static SENSOR: CircuitBreaker = breaker_embassy::new(CONFIG);
+    /// The breaker: a plain `static`, built at compile time, with a listener
+    /// that counts the transitions it hears.
+    pub(crate) static SENSOR: CircuitBreaker<10, Heard> =
+        breaker_embassy::with_listener(CONFIG, Heard::new());
+
+    /// Counts transitions, and entries into Broken among them: what a
+    /// firmware would feed to a status LED or a telemetry counter.
+    pub(crate) struct Heard {
+        transitions: AtomicU32,
+        into_broken: AtomicU32,
+    }
+
+    impl Heard {
+        const fn new() -> Heard {
+            Heard {
+                transitions: AtomicU32::new(0),
+                into_broken: AtomicU32::new(0),
+            }
+        }
+    }
+
+    impl Listener for Heard {
+        fn on_transition(&self, t: Transition) {
+            self.transitions.fetch_add(1, Ordering::Relaxed);
+            if t.to == State::Broken {
+                self.into_broken.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
 
     /// The states seen, in order, with the time each was first seen.
     struct Timeline {
@@ -227,6 +256,12 @@ mod guarded {
                 && m.call_broken == u64::from(tally.rejected_broken),
         );
         expect("ends Passing", m.state == State::Passing);
+        let heard = SENSOR.listener();
+        expect(
+            "the listener heard each transition once",
+            heard.transitions.load(Ordering::Relaxed) == timeline.len as u32 - 1
+                && u64::from(heard.into_broken.load(Ordering::Relaxed)) == m.trips,
+        );
         ok
     }
 }
