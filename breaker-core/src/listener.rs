@@ -86,6 +86,11 @@ impl defmt::Format for Transition {
 /// [`metrics`](crate::CircuitBreaker::metrics), or even call through it. Keep
 /// it short; it runs inside that thread's call.
 ///
+/// Two transitions made by two threads in quick succession may be heard in
+/// either order (each thread tells after its own compare-and-swap): order
+/// them by [`Transition::at`], which never goes back along the breaker's
+/// history, with the `from` of each equal to the `to` of the one before.
+///
 /// Closures `Fn(Transition)` are listeners. The default, [`NoListener`],
 /// costs nothing: it is zero-sized and its calls compile away.
 ///

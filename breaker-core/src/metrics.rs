@@ -12,8 +12,10 @@ use crate::state::{Mode, State};
 /// exactly one of `successes`, `failures`, `ignored`, `late` (or is still
 /// running). Counters are `u64` and would need 2^64 events to wrap.
 ///
-/// Read while other threads are calling, the fields are each current but not
-/// one atomic snapshot; read at rest they are exact.
+/// Read while other threads are calling, the fields are read one by one, not
+/// as one atomic snapshot: a count may be off by the calls in flight at that
+/// moment (`call_passing` may briefly miss a call whose outcome is being
+/// recorded). Read at rest they are exact.
 #[derive(Debug, Clone, Copy, PartialEq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 #[non_exhaustive]
