@@ -822,6 +822,15 @@ impl<C: Clock, const BUCKETS: usize, L: Listener> CircuitBreaker<C, BUCKETS, L> 
         }
         if cause == Cause::Operator {
             self.window.clear(to.epoch());
+            // The ramp credit is tagged with 4 bits of its Recovering state's
+            // epoch. The machine's own Recovering states always make an
+            // attempt, which replaces any older credit; an operator can end
+            // one before that, and 16 epochs later its leftover would count
+            // for a new Recovering. (A ramp attempt racing this store either
+            // fails its CAS or finds the state word changed and gives back
+            // nothing: `give_back` writes only under its own tag.)
+            self.credit
+                .store(Credit::word(to.epoch(), 0), Ordering::SeqCst);
         }
         let broken_time = if to.phase() == Phase::Broken {
             bump(&self.counters.trips);

@@ -1,5 +1,5 @@
-//! The reference model of SPEC §4/§5 and the harness that runs a breaker and
-//! the model side by side.
+//! The reference model of SPEC §4/§5 and issue #9, and the harness that runs a
+//! breaker and the model side by side.
 //!
 //! Shared by `tests/model.rs` (proptest), `tests/corpus.rs` (replays the fuzz
 //! corpus) and the `cargo fuzz` target in `fuzz/`, which includes this file by
@@ -17,7 +17,8 @@
 //! - a clock reading earlier than the state's entry is read as the entry time
 //!   (no time passes), and an outcome or read never goes back to a bucket
 //!   before the newest one any outcome was filed in;
-//! - Passing starts at the first operation (any read, or an acquire);
+//! - Passing starts at the first operation (any read, an acquire or an
+//!   operator's control), and that start is not a transition anyone hears;
 //! - the error ratio is compared in parts per million (`round(r * 1e6)`, at
 //!   least 1), exactly, in integers;
 //! - Recovering begins exactly at the broken deadline; its verdict (at
@@ -28,6 +29,34 @@
 //!   admitted in gives 1 back in Recovering;
 //! - an outcome for a state that has ended is `late` only, whatever it is.
 //!
+//! And issue #9 as `BRIEF-9.md` states it:
+//!
+//! - every transition is heard once, in order, as (from, to, from mode, to
+//!   mode, entry time of the new state, broken time); the model keeps its own
+//!   list and the harness compares it with a recording listener's after every
+//!   step;
+//! - backoff: a level `L` per automatic state. Broken lasts
+//!   `min(broken_time * 2^L, broken_time_max)` before jitter. Passing trips to
+//!   Broken(L), or Broken(0) if it has lasted `passing_time + window`;
+//!   Broken(L) recovers into Recovering(L); Recovering(L) ends in Broken or
+//!   Passing at `next(L)`, which is `L + 1` while `broken_time * 2^L <
+//!   broken_time_max`, else `L`. First start and `reset` give level 0;
+//! - jitter: the model does not know the core's hash. When it enters an
+//!   automatic Broken it takes the duration the core's listener heard for
+//!   that same transition, and the harness checks it lies within
+//!   `base ± floor(base * ppm / 1e6)` (`ppm = round(jitter * 1e6)`, at most
+//!   999,999). With jitter off the model computes the duration itself. A
+//!   second run of the same case must hear exactly the same transitions;
+//! - slow calls: a permit remembers the clock at admission; a `Success`
+//!   recorded more than `slow_call` later (strictly, on raw clock readings,
+//!   saturating) is a `Failure`;
+//! - operators: `force_open` (Broken, every call rejected with no countdown
+//!   and counted in `call_broken`, nothing recorded), `disable` (Passing,
+//!   every call admitted and recorded, no verdict), `reset` (Passing, level
+//!   0). Each one settles first, is a no-op when repeated (except `reset`),
+//!   bumps the epoch (so held permits are `late`) and enters its state at
+//!   `max(now, previous entry + 1 ns)`.
+//!
 //! Ramp rounding: the core computes `p` in 32-bit fixed point (truncating, off
 //! by at most ~2^-28 per attempt), the model in `f64`. Their credit sums can
 //! straddle 1 only when the exact sum is within that error of an integer. The
@@ -36,15 +65,22 @@
 //! credit moves by exactly 1 either way, so the two stay within the tolerance).
 //! Any other difference is a failure.
 //!
-//! Times stay below 2^57 ns: the core keeps state entry times modulo 2^58 ns
-//! (a documented limit), which its unit tests cover; the model uses plain u64.
+//! Times: the core keeps state entry times modulo 2^54 ns and reads an elapsed
+//! time of 2^53 ns or more as a clock that went backwards (a documented
+//! limit, covered by its unit tests). The harness keeps every clock reading of
+//! a case within `[lo, lo + 2^52)`, where `lo` is 0 or just below 2^54 (so
+//! traces also cross the wrap of the entry times); the model uses plain u64.
 
 #![allow(dead_code)]
 
+use core::cell::{Cell, RefCell};
+use core::future::Future;
+use core::task::{Context, Poll, Waker};
 use core::time::Duration;
 
 use breaker_core::{
-    CircuitBreaker, CircuitBroken, Config, Error, Metrics, MockClock, Outcome, State,
+    CircuitBreaker, CircuitBroken, Config, ConfigError, Error, Listener, MAX_BACKOFF, MAX_SPAN,
+    Metrics, MockClock, Mode, Outcome, Permit, State, Transition,
 };
 
 /// How far from 1 the model's ramp credit may be for the model to accept the
@@ -54,6 +90,18 @@ pub(crate) const RAMP_TOLERANCE: f64 = 1e-5;
 /// Most operations decoded from one input (Miri interprets every one of them
 /// a thousand times slower, so it gets short traces).
 pub(crate) const MAX_OPS: usize = if cfg!(miri) { 24 } else { 400 };
+
+/// Every clock reading of a case lies in `[lo, lo + TIME_SPAN)`. Half the
+/// core's limit of 2^53 ns: an operator's transition enters its state 1 ns
+/// after the previous one when the clock reads earlier, so entry times can
+/// run ahead of the clock by up to 1 ns per operation.
+const TIME_SPAN: u64 = 1 << 52;
+
+/// The high time origin: 2^46 ns (about 20 hours) below 2^54, where the
+/// core's entry times wrap.
+const HIGH_LO: u64 = (1 << 54) - (1 << 46);
+
+const MAX_SPAN_NS: u64 = MAX_SPAN.as_nanos() as u64;
 
 // ---- decoding --------------------------------------------------------------
 
@@ -96,20 +144,39 @@ impl<'a> Bytes<'a> {
 pub(crate) enum Op {
     /// `try_acquire`; an admitted permit is kept.
     Acquire,
-    /// The synchronous `call_with`, its callee giving this outcome.
-    Call(Outcome),
+    /// `CircuitBreaker::try_acquire_owned(&breaker)`; an admitted permit is
+    /// kept.
+    AcquireOwned,
+    /// `call_async_with`, polled once, its callee moving the clock on by the
+    /// given ns and then giving this outcome, or (`None`) never completing:
+    /// the call is dropped after that poll.
+    CallAsync(Option<Outcome>, u64),
+    /// The synchronous `call_with`, its callee giving this outcome after
+    /// moving the clock on by the given ns (a call that takes time).
+    Call(Outcome, u64),
     /// Reports an outcome for held permit `n % held` (the oldest if none fits).
     Finish(usize, Finish),
-    /// Moves the clock forward (saturating).
+    /// Moves the clock forward (saturating at the end of the case's time).
     Advance(u64),
-    /// Moves the clock back (never below zero).
+    /// Moves the clock back (never below the case's time origin).
     Back(u64),
+    /// Moves the clock to the current Broken state's deadline, plus this many
+    /// ns (-1, 0 or 1); by 0 or 1 ns when not Broken.
+    Skip(i8),
     /// `state()`.
     State,
+    /// `mode()`.
+    Mode,
     /// `metrics()`.
     Metrics,
     /// `retry_after()`.
     RetryAfter,
+    /// `force_open()`.
+    ForceOpen,
+    /// `disable()`.
+    Disable,
+    /// `reset()`.
+    Reset,
 }
 
 /// How a held permit ends.
@@ -126,6 +193,9 @@ pub(crate) enum Finish {
 pub(crate) struct Case {
     pub(crate) buckets: usize,
     pub(crate) config: Config,
+    /// The time origin: no clock reading of the case is earlier, none is
+    /// `TIME_SPAN` or more later.
+    pub(crate) lo: u64,
     pub(crate) start: u64,
     /// Compare every observable after every step (which also settles the
     /// breaker each time), or only on the trace's own reads.
@@ -187,28 +257,125 @@ impl Case {
             8 => b.u16() as u32,
             _ => 4,
         };
-        let start = match b.u8() % 4 {
-            0 => 0,
-            1 => b.u16() as u64,
-            2 => b.u32() as u64,
-            _ => b.u64() >> 16,
-        };
-        let observe = !b.u8().is_multiple_of(4);
-        let config = Config::new(ratio, ns(window))
+        let s = b.u8();
+        let lo = if s & 0x80 != 0 { HIGH_LO } else { 0 };
+        let start = lo
+            + match s % 4 {
+                0 => 0,
+                1 => b.u16() as u64,
+                2 => b.u32() as u64,
+                _ => b.u64() >> 16,
+            };
+        // The low two bits say whether to observe every step; the others
+        // choose issue #9's settings, each read only if chosen.
+        let x = b.u8();
+        let observe = !x.is_multiple_of(4);
+        let controls = x & 0x80 != 0;
+        let mut config = Config::new(ratio, ns(window))
             .broken_time(ns(broken))
             .recovery_time(ns(recovery))
             .passing_time(ns(passing))
             .min_calls(min_calls);
+        match (x >> 2) & 3 {
+            0 | 1 => {}
+            2 => {
+                // Anywhere from no doubling to three doublings.
+                let max = broken + broken * 7 * b.u16() as u64 / u16::MAX as u64;
+                config = config.broken_time_max(ns(max));
+            }
+            _ => {
+                let max = match b.u8() % 16 {
+                    0..=4 => broken * MAX_BACKOFF as u64,
+                    5 | 6 => broken,
+                    7 | 8 => 2 * broken,
+                    9 => (3 * broken).saturating_sub(1),
+                    10 => broken * 100,
+                    11 => MAX_SPAN_NS, // valid for a broken_time of 2^37 ns or more
+                    12 => broken.saturating_sub(1), // too short
+                    13 => broken * MAX_BACKOFF as u64 + 1, // too far
+                    14 => MAX_SPAN_NS + 1, // too long
+                    _ => broken + b.u32() as u64,
+                };
+                config = config.broken_time_max(ns(max));
+            }
+        }
+        match (x >> 4) & 3 {
+            0 | 1 => {}
+            2 => {
+                let jitter = b.u16() as f32 / u16::MAX as f32 * 0.9;
+                config = config.jitter(jitter).jitter_seed(b.u32());
+            }
+            _ => {
+                let jitter = match b.u8() % 16 {
+                    0..=2 => 0.5,
+                    3 | 4 => 0.999_999_9, // 999,999.88 ppm: capped at 999,999
+                    5 => 0.999_999_4,     // 999,999 ppm
+                    6 => 1e-7,            // 0 ppm: no jitter at all
+                    7 => 2.5e-6,          // 3 ppm: visible on long broken times only
+                    8 | 9 => 0.05,
+                    10 => 0.0,
+                    11 => f32::NAN,
+                    12 => 1.0,
+                    13 => -0.25,
+                    _ => f32::from_bits(b.u32()),
+                };
+                config = config.jitter(jitter).jitter_seed(b.u32());
+            }
+        }
+        if x & 0x40 != 0 {
+            let slow = match b.u8() % 16 {
+                0..=2 => 1,
+                3 | 4 => (window / buckets as u64).max(1),
+                5 | 6 => window,
+                7..=9 => 1 + b.u16() as u64,
+                10 | 11 => 1 + b.u32() as u64,
+                12 => unit * (1 + b.u8() as u64),
+                13 => MAX_SPAN_NS,
+                14 => 0,              // invalid
+                _ => MAX_SPAN_NS + 1, // invalid
+            };
+            config = config.slow_call(ns(slow));
+        }
+        let slow = config.slow_call.map(|d| d.as_nanos() as u64);
         let bucket = (window / buckets as u64).max(1);
         let mut ops = Vec::new();
         while !b.is_empty() && ops.len() < MAX_OPS {
             let op = b.u8();
             let arg = (op >> 4) as usize;
+            // How long a synchronous call takes.
+            let took = |b: &mut Bytes<'_>| match arg {
+                0..=10 => 0,
+                11 => 1,
+                12 => slow.unwrap_or(1),
+                13 => slow.map_or(bucket, |s| s + 1),
+                14 => bucket,
+                _ => b.u16() as u64,
+            };
             ops.push(match op % 16 {
-                0 | 1 => Op::Acquire,
-                2 | 3 => Op::Call(Outcome::Success),
-                4 => Op::Call(Outcome::Failure),
-                5 => Op::Call(Outcome::Ignored),
+                0 | 1 => match arg {
+                    0..=9 => Op::Acquire,
+                    10..=12 => Op::AcquireOwned,
+                    _ => {
+                        let t = b.u8();
+                        let outcome = match arg {
+                            13 => Some(Outcome::Success),
+                            14 => Some(Outcome::Failure),
+                            _ if t & 0x80 == 0 => Some(Outcome::Ignored),
+                            _ => None,
+                        };
+                        let took = match t % 8 {
+                            0..=3 => 0,
+                            4 => slow.unwrap_or(1),
+                            5 => slow.map_or(bucket, |s| s + 1),
+                            6 => bucket,
+                            _ => t as u64,
+                        };
+                        Op::CallAsync(outcome, took)
+                    }
+                },
+                2 | 3 => Op::Call(Outcome::Success, took(&mut b)),
+                4 => Op::Call(Outcome::Failure, took(&mut b)),
+                5 => Op::Call(Outcome::Ignored, took(&mut b)),
                 6 => Op::Finish(arg, Finish::Success),
                 7 => Op::Finish(arg, Finish::Failure),
                 8 => Op::Finish(arg, Finish::Ignore),
@@ -234,13 +401,26 @@ impl Case {
                     };
                     Op::Advance(d)
                 }
-                12 => Op::Back(match arg % 4 {
-                    0 => 1,
-                    1 => bucket,
-                    2 => b.u16() as u64,
-                    _ => b.u32() as u64 * (unit / 1000 + 1),
-                }),
-                13 => Op::State,
+                12 => match arg {
+                    0..=7 => Op::Back(match arg % 4 {
+                        0 => 1,
+                        1 => bucket,
+                        2 => b.u16() as u64,
+                        _ => b.u32() as u64 * (unit / 1000 + 1),
+                    }),
+                    8 | 9 => Op::Skip(-1),
+                    10..=12 => Op::Skip(0),
+                    13 => Op::Skip(1),
+                    14 => Op::Advance(slow.unwrap_or(passing + window)),
+                    _ => Op::Advance(slow.map_or(window, |s| s + 1)),
+                },
+                13 => match arg {
+                    12 if controls => Op::ForceOpen,
+                    13 if controls => Op::Disable,
+                    14 | 15 if controls => Op::Reset,
+                    8..=11 => Op::Mode,
+                    _ => Op::State,
+                },
                 14 => Op::Metrics,
                 _ => Op::RetryAfter,
             });
@@ -248,6 +428,7 @@ impl Case {
         Case {
             buckets,
             config,
+            lo,
             start,
             observe,
             ops,
@@ -263,14 +444,26 @@ enum Phase {
     Passing,
     Broken,
     Recovering,
+    /// `force_open`: reads as Broken.
+    ForcedOpen,
+    /// `disable`: reads as Passing.
+    Disabled,
 }
 
 impl Phase {
     fn state(self) -> State {
         match self {
-            Phase::Unstarted | Phase::Passing => State::Passing,
-            Phase::Broken => State::Broken,
+            Phase::Unstarted | Phase::Passing | Phase::Disabled => State::Passing,
+            Phase::Broken | Phase::ForcedOpen => State::Broken,
             Phase::Recovering => State::Recovering,
+        }
+    }
+
+    fn mode(self) -> Mode {
+        match self {
+            Phase::ForcedOpen => Mode::ForcedOpen,
+            Phase::Disabled => Mode::Disabled,
+            _ => Mode::Automatic,
         }
     }
 }
@@ -283,24 +476,55 @@ struct Record {
     failure: bool,
 }
 
-/// The model's view of a held permit: the state epoch it was admitted in.
+/// The model's view of a held permit: the state epoch it was admitted in, and
+/// the clock reading at its admission.
 #[derive(Debug, Clone, Copy)]
 struct ModelPermit {
     epoch: u64,
     phase: Phase,
+    admitted_at: u64,
 }
 
 /// What an admission attempt gave.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) enum Admission {
     Admitted(State),
-    Rejected { state: State, retry_after: Duration },
+    Rejected {
+        state: State,
+        mode: Mode,
+        retry_after: Duration,
+    },
+}
+
+/// A transition as the model makes it: what a listener must hear.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct ModelTransition {
+    pub(crate) from: State,
+    pub(crate) to: State,
+    pub(crate) from_mode: Mode,
+    pub(crate) to_mode: Mode,
+    pub(crate) at: u64,
+    pub(crate) broken_time: Duration,
+}
+
+impl ModelTransition {
+    pub(crate) fn of(t: &Transition) -> ModelTransition {
+        ModelTransition {
+            from: t.from,
+            to: t.to,
+            from_mode: t.from_mode,
+            to_mode: t.to_mode,
+            at: t.at.as_nanos(),
+            broken_time: t.broken_time,
+        }
+    }
 }
 
 /// The observable part of [`Metrics`], built by the model.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) struct ModelMetrics {
     pub(crate) state: State,
+    pub(crate) mode: Mode,
     pub(crate) window_calls: u64,
     pub(crate) window_failures: u64,
     pub(crate) error_ratio: f32,
@@ -322,6 +546,7 @@ impl ModelMetrics {
     pub(crate) fn of(m: &Metrics) -> ModelMetrics {
         ModelMetrics {
             state: m.state,
+            mode: m.mode,
             window_calls: m.window_calls,
             window_failures: m.window_failures,
             error_ratio: m.error_ratio,
@@ -341,21 +566,87 @@ impl ModelMetrics {
     }
 }
 
-/// SPEC §4/§5 as a plain single-threaded state machine.
+/// `round(f * 1e6)`, in parts per million.
+fn ppm(f: f32) -> u64 {
+    (f as f64 * 1e6).round() as u64
+}
+
+/// The first rule of the configuration table (`Config`'s docs) that `config`
+/// breaks, checked in field order, or `Ok`.
+pub(crate) fn validate(config: &Config, buckets: usize) -> Result<(), ConfigError> {
+    use ConfigError as E;
+    let long = |d: Duration| d > MAX_SPAN;
+    let r = config.error_ratio;
+    let window = config.window.as_nanos();
+    let broken = config.broken_time.as_nanos();
+    let rules = [
+        (r.is_nan(), E::ErrorRatioNan),
+        (!(r > 0.0 && r <= 1.0), E::ErrorRatioOutOfRange),
+        (window == 0, E::WindowZero),
+        (long(config.window), E::WindowTooLong),
+        (window / (buckets as u128) < 1, E::WindowTooShortForBuckets),
+        (broken == 0, E::BrokenTimeZero),
+        (long(config.broken_time), E::BrokenTimeTooLong),
+        (config.recovery_time.is_zero(), E::RecoveryTimeZero),
+        (long(config.recovery_time), E::RecoveryTimeTooLong),
+        (long(config.passing_time), E::PassingTimeTooLong),
+        (config.min_calls == 0, E::MinCallsZero),
+        (config.min_calls > 1 << 24, E::MinCallsTooLarge),
+    ];
+    let max_rules = match config.broken_time_max {
+        None => [(false, E::BrokenTimeMaxShort); 3],
+        Some(max) => [
+            (max.as_nanos() < broken, E::BrokenTimeMaxShort),
+            (long(max), E::BrokenTimeMaxTooLong),
+            (
+                max.as_nanos() > broken * MAX_BACKOFF as u128,
+                E::BrokenTimeMaxTooFar,
+            ),
+        ],
+    };
+    let j = config.jitter;
+    let slow = config.slow_call;
+    let rest = [
+        (j.is_nan(), E::JitterNan),
+        (!(0.0..1.0).contains(&j), E::JitterOutOfRange),
+        (slow.is_some_and(|d| d.is_zero()), E::SlowCallZero),
+        (slow.is_some_and(long), E::SlowCallTooLong),
+    ];
+    match rules
+        .iter()
+        .chain(&max_rules)
+        .chain(&rest)
+        .find(|(broken, _)| *broken)
+    {
+        Some(&(_, e)) => Err(e),
+        None => Ok(()),
+    }
+}
+
+/// SPEC §4/§5 and issue #9 as a plain single-threaded state machine.
 #[derive(Debug)]
-pub(crate) struct Model {
+pub(crate) struct Model<'h> {
     // configuration
     ratio_ppm: u64,
     min_calls: u64,
     buckets: u64,
     bucket: u64,
+    window: u64,
     broken: u64,
+    /// 0: no backoff.
+    broken_max: u64,
+    jitter_ppm: u64,
     recovery: u64,
     passing: u64,
+    /// 0: calls are not timed.
+    slow: u64,
     // the clock
     now: u64,
     // the state
     phase: Phase,
+    level: u32,
+    /// How long the current Broken state lasts (after jitter).
+    broken_for: u64,
     epoch: u64,
     since: u64,
     records: Vec<Record>,
@@ -363,6 +654,14 @@ pub(crate) struct Model {
     credit: f64,
     credit_epoch: Option<u64>,
     permits: Vec<ModelPermit>,
+    /// Every transition so far, in order.
+    transitions: Vec<ModelTransition>,
+    /// For each transition into an automatic Broken, its duration before
+    /// jitter (0 for the others).
+    bases: Vec<u64>,
+    /// What the core's listener heard: read only for the jittered broken
+    /// time of a transition into Broken (see the module docs).
+    heard: &'h RefCell<Vec<Transition>>,
     // counters
     call_passing: u64,
     call_broken: u64,
@@ -375,40 +674,34 @@ pub(crate) struct Model {
     trips: u64,
 }
 
-const MAX_SPAN: u64 = 1 << 52;
-
-impl Model {
-    /// The model for `config`, or `None` if SPEC §3 says it is invalid.
-    pub(crate) fn new(config: &Config, buckets: usize, start: u64) -> Option<Model> {
-        let r = config.error_ratio;
-        let span = |d: Duration| d.as_nanos() <= MAX_SPAN as u128;
-        let window = config.window.as_nanos() as u64;
-        let valid = !r.is_nan()
-            && r > 0.0
-            && r <= 1.0
-            && span(config.window)
-            && window > 0
-            && window / buckets as u64 >= 1
-            && !config.broken_time.is_zero()
-            && span(config.broken_time)
-            && !config.recovery_time.is_zero()
-            && span(config.recovery_time)
-            && span(config.passing_time)
-            && config.min_calls >= 1
-            && config.min_calls <= 1 << 24;
-        if !valid {
-            return None;
-        }
-        Some(Model {
-            ratio_ppm: ((r as f64 * 1e6).round() as u64).max(1),
+impl<'h> Model<'h> {
+    /// The model for `config`, or the [`ConfigError`] the configuration table
+    /// gives.
+    pub(crate) fn new(
+        config: &Config,
+        buckets: usize,
+        start: u64,
+        heard: &'h RefCell<Vec<Transition>>,
+    ) -> Result<Model<'h>, ConfigError> {
+        validate(config, buckets)?;
+        let nanos = |d: Duration| d.as_nanos() as u64;
+        let window = nanos(config.window);
+        Ok(Model {
+            ratio_ppm: ppm(config.error_ratio).max(1),
             min_calls: config.min_calls as u64,
             buckets: buckets as u64,
             bucket: window / buckets as u64,
-            broken: config.broken_time.as_nanos() as u64,
-            recovery: config.recovery_time.as_nanos() as u64,
-            passing: config.passing_time.as_nanos() as u64,
+            window,
+            broken: nanos(config.broken_time),
+            broken_max: config.broken_time_max.map_or(0, nanos),
+            jitter_ppm: ppm(config.jitter).min(999_999),
+            recovery: nanos(config.recovery_time),
+            passing: nanos(config.passing_time),
+            slow: config.slow_call.map_or(0, nanos),
             now: start,
             phase: Phase::Unstarted,
+            level: 0,
+            broken_for: 0,
             epoch: 0,
             since: 0,
             records: Vec::new(),
@@ -416,6 +709,9 @@ impl Model {
             credit: 0.0,
             credit_epoch: None,
             permits: Vec::new(),
+            transitions: Vec::new(),
+            bases: Vec::new(),
+            heard,
             call_passing: 0,
             call_broken: 0,
             call_recovering_ok: 0,
@@ -436,9 +732,58 @@ impl Model {
         self.permits.len()
     }
 
+    pub(crate) fn transitions(&self) -> &[ModelTransition] {
+        &self.transitions
+    }
+
+    /// The duration before jitter of each transition's new state (0 unless it
+    /// is an automatic Broken).
+    pub(crate) fn bases(&self) -> &[u64] {
+        &self.bases
+    }
+
+    /// How long a Broken state at backoff `level` lasts before jitter.
+    pub(crate) fn base(&self, level: u32) -> u64 {
+        let doubled = (self.broken as u128) << level;
+        if self.broken_max != 0 && doubled > self.broken_max as u128 {
+            self.broken_max
+        } else {
+            doubled as u64
+        }
+    }
+
+    /// How far jitter may move a broken time of `base` either way.
+    pub(crate) fn spread(&self, base: u64) -> u64 {
+        (base as u128 * self.jitter_ppm as u128 / 1_000_000) as u64
+    }
+
+    /// The longest any Broken state can last.
+    pub(crate) fn longest_broken(&self) -> u64 {
+        let base = self.broken.max(self.broken_max);
+        base + self.spread(base)
+    }
+
+    /// The backoff level after `level`.
+    fn next_level(&self, level: u32) -> u32 {
+        if ((self.broken as u128) << level) < self.broken_max as u128 {
+            level + 1
+        } else {
+            level
+        }
+    }
+
     /// Time in the current state (zero if the clock reads earlier).
     fn elapsed(&self) -> u64 {
         self.now.saturating_sub(self.since)
+    }
+
+    /// Time left in the current Broken state as stored, without settling.
+    pub(crate) fn broken_left(&self) -> u64 {
+        if self.phase == Phase::Broken {
+            self.broken_for.saturating_sub(self.elapsed())
+        } else {
+            0
+        }
     }
 
     /// The bucket the current state files outcomes in now.
@@ -467,8 +812,35 @@ impl Model {
         failures * 1_000_000 >= self.ratio_ppm * calls
     }
 
-    fn enter(&mut self, phase: Phase, since: u64) {
+    /// Enters `phase` at backoff `level`, beginning at `since`, and writes the
+    /// transition down.
+    fn enter(&mut self, phase: Phase, level: u32, since: u64) {
+        let base = if phase == Phase::Broken {
+            self.base(level)
+        } else {
+            0
+        };
+        let broken_for = if self.jitter_ppm == 0 {
+            base
+        } else {
+            // The core's own choice, checked by the harness against `base`.
+            self.heard
+                .borrow()
+                .get(self.transitions.len())
+                .map_or(base, |t| t.broken_time.as_nanos() as u64)
+        };
+        self.transitions.push(ModelTransition {
+            from: self.phase.state(),
+            to: phase.state(),
+            from_mode: self.phase.mode(),
+            to_mode: phase.mode(),
+            at: since,
+            broken_time: Duration::from_nanos(broken_for),
+        });
+        self.bases.push(base);
         self.phase = phase;
+        self.level = level;
+        self.broken_for = broken_for;
         self.epoch += 1;
         self.since = since;
         if phase == Phase::Broken {
@@ -500,18 +872,18 @@ impl Model {
                     self.phase = Phase::Passing;
                     self.since = self.now;
                 }
-                Phase::Passing => return,
+                Phase::Passing | Phase::ForcedOpen | Phase::Disabled => return,
                 Phase::Broken => {
-                    if self.elapsed() < self.broken {
+                    if self.elapsed() < self.broken_for {
                         return;
                     }
-                    let deadline = self.since + self.broken;
-                    self.enter(Phase::Recovering, deadline);
+                    let deadline = self.since + self.broken_for;
+                    self.enter(Phase::Recovering, self.level, deadline);
                 }
                 Phase::Recovering => match self.ramp_verdict() {
                     Some(next) => {
                         let at = self.now.max(self.since);
-                        self.enter(next, at);
+                        self.enter(next, self.next_level(self.level), at);
                     }
                     None => return,
                 },
@@ -520,11 +892,7 @@ impl Model {
     }
 
     fn retry_after_now(&self) -> Duration {
-        if self.phase == Phase::Broken {
-            Duration::from_nanos(self.broken.saturating_sub(self.elapsed()))
-        } else {
-            Duration::ZERO
-        }
+        Duration::from_nanos(self.broken_left())
     }
 
     pub(crate) fn state(&mut self) -> State {
@@ -532,9 +900,45 @@ impl Model {
         self.phase.state()
     }
 
+    pub(crate) fn mode(&mut self) -> Mode {
+        self.settle();
+        self.phase.mode()
+    }
+
     pub(crate) fn retry_after(&mut self) -> Duration {
         self.settle();
         self.retry_after_now()
+    }
+
+    /// `force_open`, `disable` or `reset`: `phase` is `ForcedOpen`,
+    /// `Disabled` or `Passing`.
+    fn operator(&mut self, phase: Phase) {
+        self.settle();
+        if self.phase == phase && phase != Phase::Passing {
+            return;
+        }
+        let since = self.now.max(self.since + 1);
+        self.enter(phase, 0, since);
+    }
+
+    pub(crate) fn force_open(&mut self) {
+        self.operator(Phase::ForcedOpen);
+    }
+
+    pub(crate) fn disable(&mut self) {
+        self.operator(Phase::Disabled);
+    }
+
+    pub(crate) fn reset(&mut self) {
+        self.operator(Phase::Passing);
+    }
+
+    fn admit(&mut self) {
+        self.permits.push(ModelPermit {
+            epoch: self.epoch,
+            phase: self.phase,
+            admitted_at: self.now,
+        });
     }
 
     /// An admission attempt. `core_admitted` is the core's decision, used only
@@ -542,18 +946,16 @@ impl Model {
     pub(crate) fn acquire(&mut self, core_admitted: bool) -> Admission {
         self.settle();
         match self.phase {
-            Phase::Unstarted | Phase::Passing => {
+            Phase::Unstarted | Phase::Passing | Phase::Disabled => {
                 self.call_passing += 1;
-                self.permits.push(ModelPermit {
-                    epoch: self.epoch,
-                    phase: self.phase,
-                });
+                self.admit();
                 Admission::Admitted(State::Passing)
             }
-            Phase::Broken => {
+            Phase::Broken | Phase::ForcedOpen => {
                 self.call_broken += 1;
                 Admission::Rejected {
                     state: State::Broken,
+                    mode: self.phase.mode(),
                     retry_after: self.retry_after_now(),
                 }
             }
@@ -576,15 +978,13 @@ impl Model {
                 if admitted {
                     self.credit -= 1.0;
                     self.call_recovering_ok += 1;
-                    self.permits.push(ModelPermit {
-                        epoch: self.epoch,
-                        phase: self.phase,
-                    });
+                    self.admit();
                     Admission::Admitted(State::Recovering)
                 } else {
                     self.call_recovering_failed += 1;
                     Admission::Rejected {
                         state: State::Recovering,
+                        mode: Mode::Automatic,
                         retry_after: Duration::ZERO,
                     }
                 }
@@ -596,6 +996,11 @@ impl Model {
     /// is filed under the state stored now, as the core's `finish` does.
     pub(crate) fn finish(&mut self, index: usize, outcome: Outcome) {
         let permit = self.permits.remove(index);
+        let slow = self.slow != 0 && self.now.saturating_sub(permit.admitted_at) > self.slow;
+        let outcome = match outcome {
+            Outcome::Success if slow => Outcome::Failure,
+            other => other,
+        };
         if permit.epoch != self.epoch {
             self.late += 1;
             return;
@@ -624,36 +1029,46 @@ impl Model {
             self.successes += 1;
         }
         let at = self.now.max(self.since);
-        let trip = |m: &Model| {
+        let trip = |m: &Model<'_>| {
             let (calls, failures) = m.tally();
             calls >= m.min_calls && m.ratio_reached(failures, calls)
         };
         match self.phase {
             Phase::Passing | Phase::Unstarted => {
-                if failure && self.elapsed() >= self.passing && trip(self) {
-                    self.enter(Phase::Broken, at);
+                let elapsed = self.elapsed();
+                if failure && elapsed >= self.passing && trip(self) {
+                    // A healthy Passing starts the backoff again.
+                    let healthy = elapsed >= self.passing + self.window;
+                    let level = if healthy { 0 } else { self.level };
+                    self.enter(Phase::Broken, level, at);
                 }
             }
             Phase::Recovering => {
+                let level = self.next_level(self.level);
                 if let Some(next) = self.ramp_verdict() {
-                    self.enter(next, at);
+                    self.enter(next, level, at);
                 } else if failure && trip(self) {
-                    self.enter(Phase::Broken, at);
+                    self.enter(Phase::Broken, level, at);
                 }
             }
-            Phase::Broken => unreachable!("no permit is admitted in Broken"),
+            // Counted and kept in the window, never judged.
+            Phase::Disabled => {}
+            Phase::Broken | Phase::ForcedOpen => {
+                unreachable!("no permit is admitted in Broken")
+            }
         }
     }
 
     pub(crate) fn metrics(&mut self) -> ModelMetrics {
         self.settle();
         let (calls, failures) = match self.phase {
-            Phase::Passing | Phase::Recovering => self.tally(),
+            Phase::Passing | Phase::Recovering | Phase::Disabled => self.tally(),
             _ => (0, 0),
         };
         let recovering = self.call_recovering_ok + self.call_recovering_failed;
         ModelMetrics {
             state: self.phase.state(),
+            mode: self.phase.mode(),
             window_calls: calls,
             window_failures: failures,
             error_ratio: if calls == 0 {
@@ -680,8 +1095,8 @@ impl Model {
 // ---- the harness -------------------------------------------------------------
 
 /// Checks the invariants that hold for any breaker at rest, with `held`
-/// permits outstanding.
-pub(crate) fn check_invariants(m: &Metrics, held: u64, broken_time: Duration) {
+/// permits outstanding; no Broken state lasts longer than `longest`.
+pub(crate) fn check_invariants(m: &Metrics, held: u64, longest: Duration) {
     assert_eq!(
         m.call_count,
         m.call_passing + m.call_broken + m.call_recovering_ok + m.call_recovering_failed,
@@ -702,12 +1117,22 @@ pub(crate) fn check_invariants(m: &Metrics, held: u64, broken_time: Duration) {
         m.window_calls <= m.successes + m.failures,
         "the window holds recorded outcomes only: {m:?}"
     );
-    assert_eq!(
-        m.state == State::Broken,
-        m.retry_after > Duration::ZERO,
-        "retry_after is positive exactly in Broken: {m:?}"
-    );
-    assert!(m.retry_after <= broken_time, "{m:?}");
+    match m.mode {
+        Mode::Automatic => assert_eq!(
+            m.state == State::Broken,
+            m.retry_after > Duration::ZERO,
+            "retry_after is positive exactly in Broken: {m:?}"
+        ),
+        Mode::ForcedOpen => assert!(
+            m.state == State::Broken && m.retry_after.is_zero(),
+            "forced open: Broken with no countdown: {m:?}"
+        ),
+        Mode::Disabled => assert!(
+            m.state == State::Passing && m.retry_after.is_zero(),
+            "disabled: Passing: {m:?}"
+        ),
+    }
+    assert!(m.retry_after <= longest, "{m:?}");
     if m.state == State::Broken {
         assert_eq!(m.window_calls, 0, "Broken records nothing: {m:?}");
     }
@@ -721,66 +1146,107 @@ pub(crate) fn check_invariants(m: &Metrics, held: u64, broken_time: Duration) {
 }
 
 /// Decodes `data` and runs it through a breaker and the model; panics on any
-/// disagreement or broken invariant.
+/// disagreement or broken invariant. A case with jitter runs twice: the two
+/// breakers must hear exactly the same transitions.
 pub(crate) fn check(data: &[u8]) {
     let case = Case::decode(data);
-    match case.buckets {
-        1 => run::<1>(&case),
-        2 => run::<2>(&case),
-        3 => run::<3>(&case),
-        _ => run::<10>(&case),
+    let run = match case.buckets {
+        1 => run::<1>,
+        2 => run::<2>,
+        3 => run::<3>,
+        _ => run::<10>,
+    };
+    let heard = run(&case);
+    if case.config.jitter > 0.0 && !heard.is_empty() {
+        assert_eq!(heard, run(&case), "jitter is deterministic\n{case:?}");
     }
 }
 
-fn admission<const B: usize>(
-    r: &Result<breaker_core::Permit<'_, &MockClock, B>, CircuitBroken>,
+fn admission<const B: usize, L: Listener>(
+    r: &Result<Permit<'_, &MockClock, B, L>, CircuitBroken>,
 ) -> Admission {
     match r {
         Ok(p) => Admission::Admitted(p.state()),
         Err(e) => Admission::Rejected {
             state: e.state(),
+            mode: e.mode(),
             retry_after: e.retry_after(),
         },
     }
 }
 
-/// Runs `case` with a `B`-bucket breaker.
-pub(crate) fn run<const B: usize>(case: &Case) {
+/// Runs `case` with a `B`-bucket breaker; returns every transition its
+/// listener heard.
+pub(crate) fn run<const B: usize>(case: &Case) -> Vec<Transition> {
     let clock = MockClock::new();
     clock.set(ns(case.start));
-    let core = CircuitBreaker::<&MockClock, B>::try_with_buckets(case.config, &clock);
-    let model = Model::new(&case.config, B, case.start);
+    // A listener that borrows its log: a breaker refusing its configuration
+    // forgets (does not drop) its listener.
+    let heard = RefCell::new(Vec::new());
+    let listener = |t: Transition| heard.borrow_mut().push(t);
+    let core = CircuitBreaker::<&MockClock, B, _>::try_with_listener(case.config, &clock, listener);
+    let model = Model::new(&case.config, B, case.start, &heard);
     let (core, mut model) = match (core, model) {
-        (Ok(core), Some(model)) => (core, model),
-        (Err(_), None) => return,
+        (Ok(core), Ok(model)) => (core, model),
+        (Err(core), Err(model)) => {
+            assert_eq!(core, model, "the same rule is broken\n{case:?}");
+            return Vec::new();
+        }
         (core, model) => panic!(
-            "validity differs: core {:?}, model valid {}\n{case:?}",
+            "validity differs: core {:?}, model {:?}\n{case:?}",
             core.err(),
-            model.is_some()
+            model.err()
         ),
     };
-    let broken_time = case.config.broken_time;
+    // `config()` reads back what the breaker uses: ratios to the millionth.
+    let got = core.config();
+    let millionths = |ppm: u64| ppm as f32 / 1e6;
+    assert_eq!(
+        (got.error_ratio, got.jitter, got.jitter_seed),
+        (
+            millionths(model.ratio_ppm),
+            millionths(model.jitter_ppm),
+            case.config.jitter_seed
+        ),
+        "{case:?}"
+    );
+    assert_eq!(
+        (got.broken_time_max, got.slow_call),
+        (case.config.broken_time_max, case.config.slow_call),
+        "{case:?}"
+    );
+    let longest = Duration::from_nanos(model.longest_broken());
+    let (lo, hi) = (case.lo, case.lo + (TIME_SPAN - 1));
     let mut permits = Vec::new();
     let mut now = case.start;
+    // Transitions compared so far.
+    let mut compared = 0;
     for (step, &op) in case.ops.iter().enumerate() {
         let ctx = || format!("step {step}: {op:?}\n{case:?}");
         match op {
-            Op::Acquire => {
-                let got = core.try_acquire();
+            Op::Acquire | Op::AcquireOwned => {
+                let got = if op == Op::Acquire {
+                    core.try_acquire()
+                } else {
+                    CircuitBreaker::try_acquire_owned(&core)
+                };
                 let want = model.acquire(got.is_ok());
                 assert_eq!(admission(&got), want, "{}", ctx());
                 if let Ok(permit) = got {
                     permits.push(permit);
                 }
             }
-            Op::Call(outcome) => {
+            Op::Call(outcome, took) => {
                 // The synchronous `call`, which counts a Passing admission by
-                // its outcome: its result says whether `f` ran.
+                // its outcome: its result says whether `f` ran. The callee
+                // takes `took` ns of the breaker's clock.
                 let mut ran = false;
+                let after = now.saturating_add(took).min(hi);
                 let got = core.call_with(
                     |_: &Result<(), ()>| outcome,
                     || {
                         ran = true;
+                        clock.set(ns(after));
                         if outcome == Outcome::Failure {
                             Err(())
                         } else {
@@ -790,10 +1256,17 @@ pub(crate) fn run<const B: usize>(case: &Case) {
                 );
                 let want = model.acquire(ran);
                 match (&got, want) {
-                    (Err(Error::Broken(e)), Admission::Rejected { state, retry_after }) => {
+                    (
+                        Err(Error::Broken(e)),
+                        Admission::Rejected {
+                            state,
+                            mode,
+                            retry_after,
+                        },
+                    ) => {
                         assert_eq!(
-                            (e.state(), e.retry_after()),
-                            (state, retry_after),
+                            (e.state(), e.mode(), e.retry_after()),
+                            (state, mode, retry_after),
                             "{}",
                             ctx()
                         );
@@ -801,9 +1274,58 @@ pub(crate) fn run<const B: usize>(case: &Case) {
                     }
                     (Ok(()) | Err(Error::Inner(())), Admission::Admitted(_)) => {
                         assert!(ran, "{}", ctx());
+                        now = after;
+                        model.set_now(now);
                         model.finish(model.held() - 1, outcome);
                     }
                     _ => panic!("core {got:?}, model {want:?}: {}", ctx()),
+                }
+            }
+            Op::CallAsync(outcome, took) => {
+                // Admission at the first poll; a call dropped before it
+                // completes is `Ignored`.
+                let ran = Cell::new(false);
+                let after = now.saturating_add(took).min(hi);
+                let callee = async {
+                    ran.set(true);
+                    clock.set(ns(after));
+                    match outcome {
+                        None => core::future::pending().await,
+                        Some(Outcome::Failure) => Err(()),
+                        Some(_) => Ok(()),
+                    }
+                };
+                let classify = |_: &Result<(), ()>| outcome.unwrap_or(Outcome::Ignored);
+                let mut call = Box::pin(core.call_async_with(classify, callee));
+                let polled = call.as_mut().poll(&mut Context::from_waker(Waker::noop()));
+                drop(call);
+                let want = model.acquire(ran.get());
+                match (&polled, want) {
+                    (
+                        Poll::Ready(Err(Error::Broken(e))),
+                        Admission::Rejected {
+                            state,
+                            mode,
+                            retry_after,
+                        },
+                    ) => {
+                        assert_eq!(
+                            (e.state(), e.mode(), e.retry_after()),
+                            (state, mode, retry_after),
+                            "{}",
+                            ctx()
+                        );
+                        assert!(!ran.get(), "{}", ctx());
+                    }
+                    (Poll::Ready(Ok(()) | Err(Error::Inner(()))), Admission::Admitted(_))
+                    | (Poll::Pending, Admission::Admitted(_))
+                        if ran.get() && polled.is_pending() == outcome.is_none() =>
+                    {
+                        now = after;
+                        model.set_now(now);
+                        model.finish(model.held() - 1, outcome.unwrap_or(Outcome::Ignored));
+                    }
+                    _ => panic!("core {polled:?}, model {want:?}: {}", ctx()),
                 }
             }
             Op::Finish(n, how) => {
@@ -819,31 +1341,55 @@ pub(crate) fn run<const B: usize>(case: &Case) {
                     Finish::Drop => Outcome::Ignored,
                 };
                 match how {
+                    Finish::Success => permit.success(),
+                    Finish::Failure => permit.failure(),
+                    Finish::Ignore => permit.record(outcome),
                     Finish::Drop => drop(permit),
-                    _ => permit.record(outcome),
                 }
                 model.finish(i, outcome);
             }
-            Op::Advance(d) => {
-                now = now.saturating_add(d);
-                clock.advance(ns(d));
-                model.set_now(now);
-            }
-            Op::Back(d) => {
-                now = now.saturating_sub(d);
+            Op::Advance(_) | Op::Back(_) | Op::Skip(_) => {
+                now = match op {
+                    Op::Advance(d) => now.saturating_add(d).min(hi),
+                    Op::Back(d) => now.saturating_sub(d).max(lo),
+                    Op::Skip(delta) => {
+                        let left = model.broken_left();
+                        let d = if delta < 0 {
+                            left.saturating_sub(1)
+                        } else {
+                            left + delta as u64
+                        };
+                        now.saturating_add(d).min(hi)
+                    }
+                    _ => unreachable!(),
+                };
                 clock.set(ns(now));
                 model.set_now(now);
             }
             Op::State => assert_eq!(core.state(), model.state(), "{}", ctx()),
+            Op::Mode => assert_eq!(core.mode(), model.mode(), "{}", ctx()),
             Op::RetryAfter => assert_eq!(core.retry_after(), model.retry_after(), "{}", ctx()),
             Op::Metrics => {}
+            Op::ForceOpen => {
+                core.force_open();
+                model.force_open();
+            }
+            Op::Disable => {
+                core.disable();
+                model.disable();
+            }
+            Op::Reset => {
+                core.reset();
+                model.reset();
+            }
         }
         let observe = case.observe || op == Op::Metrics || step + 1 == case.ops.len();
         if observe {
             let m = core.metrics();
-            check_invariants(&m, permits.len() as u64, broken_time);
+            check_invariants(&m, permits.len() as u64, longest);
             assert_eq!(ModelMetrics::of(&m), model.metrics(), "{}", ctx());
         }
+        compared = compare_transitions(&heard.borrow(), &model, compared, &ctx);
     }
     // Everything still held ends now, as a mix of outcomes.
     let held = permits.len();
@@ -853,10 +1399,42 @@ pub(crate) fn run<const B: usize>(case: &Case) {
         model.finish(0, outcome);
     }
     let m = core.metrics();
-    check_invariants(&m, 0, broken_time);
+    check_invariants(&m, 0, longest);
+    let ctx = || format!("after ending {held} held permits\n{case:?}");
+    assert_eq!(ModelMetrics::of(&m), model.metrics(), "{}", ctx());
+    compare_transitions(&heard.borrow(), &model, compared, &ctx);
+    heard.borrow().clone()
+}
+
+/// Checks the transitions the listener heard against the model's, from the
+/// `from`th on; returns how many are now compared. A jittered broken time,
+/// which the model took from the core, must lie within the jitter's spread
+/// around the model's backed-off duration.
+fn compare_transitions(
+    heard: &[Transition],
+    model: &Model<'_>,
+    from: usize,
+    ctx: &dyn Fn() -> String,
+) -> usize {
+    let want = model.transitions();
+    let got: Vec<ModelTransition> = heard[from.min(heard.len())..]
+        .iter()
+        .map(ModelTransition::of)
+        .collect();
     assert_eq!(
-        ModelMetrics::of(&m),
-        model.metrics(),
-        "after ending {held} held permits\n{case:?}"
+        got,
+        want[from.min(want.len())..],
+        "the listener heard every transition once, in order: {}",
+        ctx()
     );
+    for (t, &base) in want[from..].iter().zip(&model.bases()[from..]) {
+        let d = t.broken_time.as_nanos() as u64;
+        let spread = model.spread(base);
+        assert!(
+            base - spread <= d && d <= base + spread,
+            "broken time {d} ns is not {base} ns +- {spread} ns: {t:?}: {}",
+            ctx()
+        );
+    }
+    want.len()
 }
