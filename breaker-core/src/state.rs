@@ -221,8 +221,10 @@ impl Word {
     /// (a clock that went backwards) is moved up to the state's entry.
     #[inline(always)]
     pub(crate) const fn effective(self, now: u64) -> u64 {
+        // Backwards exactly when `elapsed` says so: `elapsed >= BACKWARDS`
+        // is `back <= BACKWARDS` (the two sum to 2^54).
         let back = self.since().wrapping_sub(now) & SINCE_MASK;
-        if back != 0 && back < BACKWARDS {
+        if back != 0 && back <= BACKWARDS {
             now.saturating_add(back)
         } else {
             now
@@ -284,6 +286,11 @@ mod tests {
         assert_eq!(w.effective(400), 1_000);
         assert_eq!(w.effective(1_500), 1_500);
         assert_eq!(far.effective(u64::MAX - 10), u64::MAX - 3);
+        // The boundary: exactly 2^53 ns behind is backwards for both.
+        let mid = Word::started(1 << 53);
+        assert_eq!((mid.elapsed(0), mid.effective(0)), (0, 1 << 53));
+        assert_eq!(mid.elapsed((1 << 53) - 1), 0);
+        assert_eq!(mid.effective((1 << 53) - 1), 1 << 53);
     }
 
     #[test]
