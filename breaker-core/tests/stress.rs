@@ -29,6 +29,55 @@ impl Rng {
     }
 }
 
+/// What [`work`] leaves to the test: a read of the state, or of the metrics.
+enum Other {
+    State,
+    Metrics,
+}
+
+/// One random worker operation, decided by `r`: a call, a permit taken, a
+/// held permit reported (or dropped); 1 in 8 is a read left to the caller.
+/// Bad periods (mostly failures) alternate with good ones on the clock.
+fn work<'b, 'c, L: Listener>(
+    breaker: &'b CircuitBreaker<&'c MockClock, 10, L>,
+    clock: &MockClock,
+    r: u64,
+    held: &mut Vec<Permit<'b, &'c MockClock, 10, L>>,
+) -> Option<Other> {
+    let bad = (clock.elapsed().as_micros() / 300).is_multiple_of(2);
+    let fails = if bad {
+        r % 10 < 8
+    } else {
+        r.is_multiple_of(10)
+    };
+    match (r >> 8) % 16 {
+        0..=9 => {
+            let _ = breaker.call(|| if fails { Err(()) } else { Ok(()) });
+        }
+        10 | 11 => {
+            if held.len() < 8 {
+                if let Ok(p) = breaker.try_acquire() {
+                    held.push(p);
+                }
+            }
+        }
+        12 | 13 => {
+            if !held.is_empty() {
+                let p = held.swap_remove((r >> 16) as usize % held.len());
+                match (r >> 24) % 4 {
+                    0 => drop(p),
+                    1 => p.record(Outcome::Ignored),
+                    _ if fails => p.failure(),
+                    _ => p.success(),
+                }
+            }
+        }
+        14 => return Some(Other::State),
+        _ => return Some(Other::Metrics),
+    }
+    None
+}
+
 /// The tests here run one at a time: each needs every core it can get for
 /// its threads to interleave (and its clock to move) as intended.
 static SERIAL: Mutex<()> = Mutex::new(());
@@ -82,40 +131,12 @@ fn counters_add_up_exactly_under_contention() {
                                 std::thread::yield_now();
                             }
                         }
-                        let r = rng.next();
-                        // Bad periods (mostly failures) alternate with good ones.
-                        let bad = (clock.elapsed().as_micros() / 300).is_multiple_of(2);
-                        let fails = if bad {
-                            r % 10 < 8
-                        } else {
-                            r.is_multiple_of(10)
-                        };
-                        match (r >> 8) % 16 {
-                            0..=9 => {
-                                let _ = breaker.call(|| if fails { Err(()) } else { Ok(()) });
-                            }
-                            10 | 11 => {
-                                if held.len() < 8 {
-                                    if let Ok(p) = breaker.try_acquire() {
-                                        held.push(p);
-                                    }
-                                }
-                            }
-                            12 | 13 => {
-                                if !held.is_empty() {
-                                    let p = held.swap_remove((r >> 16) as usize % held.len());
-                                    match (r >> 24) % 4 {
-                                        0 => drop(p),
-                                        1 => p.record(Outcome::Ignored),
-                                        _ if fails => p.failure(),
-                                        _ => p.success(),
-                                    }
-                                }
-                            }
-                            14 => {
+                        match work(breaker, clock, rng.next(), &mut held) {
+                            None => {}
+                            Some(Other::State) => {
                                 let _ = breaker.state();
                             }
-                            _ => {
+                            Some(Other::Metrics) => {
                                 let m = breaker.metrics();
                                 assert!(m.window_failures <= m.window_calls);
                             }
@@ -292,43 +313,16 @@ fn operator_controls_keep_counters_and_listener_exact() {
                         // Time moves with the work (20 µs per 400 operations),
                         // however the threads are scheduled.
                         clock.advance(Duration::from_nanos(50));
-                        let r = rng.next();
-                        let bad = (clock.elapsed().as_micros() / 300).is_multiple_of(2);
-                        let fails = if bad {
-                            r % 10 < 8
-                        } else {
-                            r.is_multiple_of(10)
-                        };
-                        match (r >> 8) % 16 {
-                            0..=9 => {
-                                let _ = breaker.call(|| if fails { Err(()) } else { Ok(()) });
-                            }
-                            10 | 11 => {
-                                if held.len() < 8 {
-                                    if let Ok(p) = breaker.try_acquire() {
-                                        held.push(p);
-                                    }
-                                }
-                            }
-                            12 | 13 => {
-                                if !held.is_empty() {
-                                    let p = held.swap_remove((r >> 16) as usize % held.len());
-                                    match (r >> 24) % 4 {
-                                        0 => drop(p),
-                                        1 => p.record(Outcome::Ignored),
-                                        _ if fails => p.failure(),
-                                        _ => p.success(),
-                                    }
-                                }
-                            }
-                            14 => {
+                        match work(breaker, clock, rng.next(), &mut held) {
+                            None => {}
+                            Some(Other::State) => {
                                 if let Err(e) = breaker.try_acquire().map(drop) {
                                     if e.mode() == Mode::ForcedOpen {
                                         assert_eq!(e.retry_after(), Duration::ZERO);
                                     }
                                 }
                             }
-                            _ => {
+                            Some(Other::Metrics) => {
                                 let m = breaker.metrics();
                                 assert!(m.window_failures <= m.window_calls);
                                 if m.mode == Mode::ForcedOpen {
