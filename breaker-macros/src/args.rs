@@ -190,25 +190,28 @@ impl Args {
 
 /// `error_ratio`: a literal number in (0, 1].
 fn ratio(value: &Expr) -> syn::Result<f32> {
-    let rule = "`error_ratio` must be a number greater than 0 and at most 1, such as 0.2";
-    let parsed = match value {
-        Expr::Lit(ExprLit {
-            lit: Lit::Float(f), ..
-        }) if matches!(f.suffix(), "" | "f32") => f.base10_parse::<f32>().ok(),
-        Expr::Lit(ExprLit {
-            lit: Lit::Int(i), ..
-        }) if i.suffix().is_empty() => i.base10_parse::<u8>().ok().map(f32::from),
-        _ => None,
-    };
-    match parsed {
-        Some(r) if r > 0.0 && r <= 1.0 => Ok(r),
-        _ => Err(syn::Error::new_spanned(value, rule)),
-    }
+    fraction(value, |r| r > 0.0 && r <= 1.0).ok_or_else(|| {
+        syn::Error::new_spanned(
+            value,
+            "`error_ratio` must be a number greater than 0 and at most 1, such as 0.2",
+        )
+    })
 }
 
 /// `jitter`: a literal number in [0, 1).
 fn jitter(value: &Expr) -> syn::Result<f32> {
-    let rule = "`jitter` must be a number at least 0 and less than 1, such as 0.1";
+    fraction(value, |j| (0.0..1.0).contains(&j)).ok_or_else(|| {
+        syn::Error::new_spanned(
+            value,
+            "`jitter` must be a number at least 0 and less than 1, such as 0.1",
+        )
+    })
+}
+
+/// A literal number (a float, or a small unsuffixed integer such as `1`) as
+/// the `f32` the config stores, if `valid` accepts it. Negative numbers are
+/// not literals (`-0.1` is a negation), so they are refused here too.
+fn fraction(value: &Expr, valid: impl Fn(f32) -> bool) -> Option<f32> {
     let parsed = match value {
         Expr::Lit(ExprLit {
             lit: Lit::Float(f), ..
@@ -218,10 +221,7 @@ fn jitter(value: &Expr) -> syn::Result<f32> {
         }) if i.suffix().is_empty() => i.base10_parse::<u8>().ok().map(f32::from),
         _ => None,
     };
-    match parsed {
-        Some(j) if (0.0..1.0).contains(&j) => Ok(j),
-        _ => Err(syn::Error::new_spanned(value, rule)),
-    }
+    parsed.filter(|&x| valid(x))
 }
 
 /// A duration string literal, in nanoseconds (zero allowed).
