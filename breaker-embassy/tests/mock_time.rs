@@ -6,32 +6,18 @@
 //! the driver to tick 0) and builds its own breaker. Time only moves through
 //! `MockDriver::advance`, so every deadline is checked to the tick (1 µs).
 
-use std::future::Future;
-use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::task::{Context, Poll, Wake, Waker};
+mod common;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::task::Poll;
 use std::time::Duration;
 
 use breaker_embassy::{
     CircuitBreaker, Clock, Config, EmbassyClock, Error, Nanos, State, failure_if,
 };
-use embassy_time::{MockDriver, Timer};
+use embassy_time::Timer;
 
-static TIME: Mutex<()> = Mutex::new(());
-
-/// Serialises the tests of this binary on the global mock driver and resets it
-/// to tick 0.
-fn time_lock() -> MutexGuard<'static, ()> {
-    let guard = TIME.lock().unwrap_or_else(PoisonError::into_inner);
-    MockDriver::get().reset();
-    guard
-}
-
-fn advance(d: Duration) {
-    let micros = u64::try_from(d.as_micros()).expect("test durations are short");
-    MockDriver::get().advance(embassy_time::Duration::from_micros(micros));
-}
+use common::{Task, advance, now, time_lock};
 
 const MS: Duration = Duration::from_millis(1);
 const US: Duration = Duration::from_micros(1);
@@ -42,53 +28,6 @@ const CONFIG: Config = Config::new(0.5, Duration::from_millis(100))
     .passing_time(Duration::ZERO)
     .broken_time(Duration::from_millis(50))
     .recovery_time(Duration::from_millis(100));
-
-/// Counts wake-ups, so a test can tell exactly when a timer fired.
-#[derive(Default)]
-struct WakeCount(AtomicUsize);
-
-impl Wake for WakeCount {
-    fn wake(self: Arc<Self>) {
-        self.0.fetch_add(1, Ordering::SeqCst);
-    }
-}
-
-/// A future polled by hand with a counting waker.
-struct Task<'a, T> {
-    future: Pin<Box<dyn Future<Output = T> + 'a>>,
-    wakes: Arc<WakeCount>,
-    waker: Waker,
-}
-
-impl<'a, T> Task<'a, T> {
-    fn new(future: impl Future<Output = T> + 'a) -> Self {
-        let wakes = Arc::new(WakeCount::default());
-        let waker = Waker::from(wakes.clone());
-        Task {
-            future: Box::pin(future),
-            wakes,
-            waker,
-        }
-    }
-
-    fn poll(&mut self) -> Poll<T> {
-        self.future
-            .as_mut()
-            .poll(&mut Context::from_waker(&self.waker))
-    }
-
-    fn wakes(&self) -> usize {
-        self.wakes.0.load(Ordering::SeqCst)
-    }
-}
-
-/// Polls a future that must complete without waiting.
-fn now<T>(future: impl Future<Output = T>) -> T {
-    match Task::new(future).poll() {
-        Poll::Ready(value) => value,
-        Poll::Pending => panic!("the future should have completed at once"),
-    }
-}
 
 async fn fail() -> Result<u32, &'static str> {
     Err("no answer")
