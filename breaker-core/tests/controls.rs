@@ -533,3 +533,26 @@ fn the_clock_is_read_at_admission_only_for_timed_calls() {
     assert_eq!(reads_per_call(eager()), 1, "the outcome's bucket only");
     assert_eq!(reads_per_call(eager().slow_call(S)), 2);
 }
+
+#[test]
+fn ready_with_checks_a_forced_open_breaker_every_100_ms_until_reset() {
+    use core::pin::pin;
+    use core::task::{Context, Poll, Waker};
+    let clock = MockClock::new();
+    let b = CircuitBreaker::new(eager(), &clock);
+    b.force_open();
+    let slept = RefCell::new(Vec::new());
+    let mut fut = pin!(b.ready_with(|d| {
+        slept.borrow_mut().push(d);
+        clock.advance(d);
+        // The operator is done after the third check.
+        if slept.borrow().len() == 3 {
+            b.reset();
+        }
+        core::future::ready(())
+    }));
+    let poll = fut.as_mut().poll(&mut Context::from_waker(Waker::noop()));
+    assert_eq!(poll, Poll::Ready(()));
+    assert_eq!(*slept.borrow(), [100 * MS; 3]);
+    assert_eq!(b.state(), Passing);
+}
