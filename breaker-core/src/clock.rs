@@ -101,12 +101,30 @@ impl fmt::Debug for Nanos {
 /// Implementations SHOULD set [`Clock::RESOLUTION`] to the length of one of their
 /// ticks when that is coarser than a nanosecond; a breaker refuses a window whose
 /// buckets would be shorter than one tick.
+///
+/// A coarse clock (one whose tick is milliseconds, read cheaply) SHOULD also
+/// provide [`Clock::now_precise`], so that slow calls keep their precision.
 pub trait Clock {
     /// The length of one tick of this clock.
     const RESOLUTION: Nanos = Nanos::from_nanos(1);
 
     /// The current time.
     fn now(&self) -> Nanos;
+
+    /// A reading for timing one call against
+    /// [`Config::slow_call`](crate::Config::slow_call), as precise as the
+    /// clock can give. The breaker reads it only for calls it times (when
+    /// `slow_call` is set), once at admission and once at the outcome, and
+    /// only ever subtracts two such readings from each other: they may count
+    /// from another origin than [`now`](Clock::now)'s.
+    ///
+    /// The default is `now()`, right for every clock whose tick is fine
+    /// already. A coarse clock overrides it with a precise source, so that a
+    /// 5 ms threshold means 5 ms and not "somewhere within a tick of it".
+    #[inline]
+    fn now_precise(&self) -> Nanos {
+        self.now()
+    }
 }
 
 impl<C: Clock + ?Sized> Clock for &C {
@@ -115,6 +133,11 @@ impl<C: Clock + ?Sized> Clock for &C {
     #[inline]
     fn now(&self) -> Nanos {
         (**self).now()
+    }
+
+    #[inline]
+    fn now_precise(&self) -> Nanos {
+        (**self).now_precise()
     }
 }
 

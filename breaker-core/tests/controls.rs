@@ -12,6 +12,7 @@ use breaker_core::{
 };
 
 const MS: Duration = Duration::from_millis(1);
+const US: Duration = Duration::from_micros(1);
 const S: Duration = Duration::from_secs(1);
 const NS: Duration = Duration::from_nanos(1);
 
@@ -531,7 +532,50 @@ fn the_clock_is_read_at_admission_only_for_timed_calls() {
         b.clock().reads.get()
     };
     assert_eq!(reads_per_call(eager()), 1, "the outcome's bucket only");
-    assert_eq!(reads_per_call(eager().slow_call(S)), 2);
+    // A timed call adds a precise reading at admission and at its outcome
+    // (`now_precise`, which defaults to `now`).
+    assert_eq!(reads_per_call(eager().slow_call(S)), 3);
+}
+
+/// A clock whose window tick is 4 ms (readings rounded down to it), with an
+/// exact `now_precise`: a coarse production clock, made deterministic.
+struct Coarse<'a>(&'a MockClock);
+
+impl Clock for Coarse<'_> {
+    const RESOLUTION: Nanos = Nanos::from_nanos(4_000_000);
+
+    fn now(&self) -> Nanos {
+        let n = self.0.now().as_nanos();
+        Nanos::from_nanos(n - n % Self::RESOLUTION.as_nanos())
+    }
+
+    fn now_precise(&self) -> Nanos {
+        self.0.now()
+    }
+}
+
+#[test]
+fn slow_calls_are_timed_on_the_precise_reading_of_a_coarse_clock() {
+    let clock = MockClock::new();
+    let b = CircuitBreaker::new(eager().min_calls(100).slow_call(5 * MS), Coarse(&clock));
+    let took = |d: Duration| {
+        let _ = b.call(|| {
+            clock.advance(d);
+            Ok::<_, ()>(())
+        });
+    };
+    // Starting 0.1 ms before a tick, 4.9 ms spans two ticks: the coarse
+    // readings would say 8 ms (slow), the precise ones 4.9 ms (not slow).
+    clock.set(3_900 * US);
+    took(4_900 * US);
+    // Starting just after a tick, 5.5 ms reads as 4 ms coarse: still slow.
+    clock.set(12_000 * US + NS);
+    took(5_500 * US);
+    // Exactly the threshold is not slow, wherever the ticks fall.
+    clock.set(21_000 * US);
+    took(5 * MS);
+    let m = b.metrics();
+    assert_eq!((m.successes, m.failures), (2, 1));
 }
 
 #[test]

@@ -241,6 +241,36 @@ fn owned_permits_work_through_an_arc() {
 }
 
 #[test]
+fn deferred_permits_are_counted_when_they_end() {
+    let clock = MockClock::new();
+    let b = Arc::new(CircuitBreaker::new(eager(), &clock));
+    let ok = CircuitBreaker::try_acquire_owned_deferred(b.clone()).unwrap();
+    let dropped = CircuitBreaker::try_acquire_owned_deferred(b.clone()).unwrap();
+    let m = b.metrics();
+    assert_eq!(
+        (m.call_count, m.call_passing),
+        (0, 0),
+        "in flight, not counted"
+    );
+    ok.success();
+    drop(dropped);
+    let m = b.metrics();
+    assert_eq!(
+        (m.call_count, m.call_passing, m.successes, m.ignored),
+        (2, 2, 1, 1)
+    );
+    // Three failures after the success trip it (3 of 4); a deferred attempt
+    // while Broken is a rejection, counted at once like any other.
+    for _ in 0..3 {
+        let _ = b.call(|| Err::<(), _>(()));
+    }
+    assert_eq!(b.state(), State::Broken);
+    assert!(CircuitBreaker::try_acquire_owned_deferred(b.clone()).is_err());
+    let m = b.metrics();
+    assert_eq!((m.call_count, m.call_passing, m.call_broken), (6, 5, 1));
+}
+
+#[test]
 fn metrics_counters_keep_their_meanings() {
     let clock = MockClock::new();
     let b = CircuitBreaker::new(eager(), &clock);

@@ -147,6 +147,9 @@ pub(crate) enum Op {
     /// `CircuitBreaker::try_acquire_owned(&breaker)`; an admitted permit is
     /// kept.
     AcquireOwned,
+    /// `CircuitBreaker::try_acquire_owned_deferred(&breaker)`: a Passing
+    /// admission is counted when the kept permit ends.
+    AcquireDeferred,
     /// `call_async_with`, polled once, its callee moving the clock on by the
     /// given ns and then giving this outcome, or (`None`) never completing:
     /// the call is dropped after that poll.
@@ -354,7 +357,8 @@ impl Case {
             ops.push(match op % 16 {
                 0 | 1 => match arg {
                     0..=9 => Op::Acquire,
-                    10..=12 => Op::AcquireOwned,
+                    10 | 11 => Op::AcquireOwned,
+                    12 => Op::AcquireDeferred,
                     _ => {
                         let t = b.u8();
                         let outcome = match arg {
@@ -483,6 +487,9 @@ struct ModelPermit {
     epoch: u64,
     phase: Phase,
     admitted_at: u64,
+    /// A Passing admission counted by its outcome, not yet in `call_passing`
+    /// (`try_acquire_owned_deferred`).
+    deferred: bool,
 }
 
 /// What an admission attempt gave.
@@ -732,6 +739,11 @@ impl<'h> Model<'h> {
         self.permits.len()
     }
 
+    /// Permits held whose admission is counted already.
+    pub(crate) fn held_counted(&self) -> u64 {
+        self.permits.iter().filter(|p| !p.deferred).count() as u64
+    }
+
     pub(crate) fn transitions(&self) -> &[ModelTransition] {
         &self.transitions
     }
@@ -933,22 +945,31 @@ impl<'h> Model<'h> {
         self.operator(Phase::Passing);
     }
 
-    fn admit(&mut self) {
+    fn admit(&mut self, deferred: bool) {
         self.permits.push(ModelPermit {
             epoch: self.epoch,
             phase: self.phase,
             admitted_at: self.now,
+            deferred,
         });
     }
 
     /// An admission attempt. `core_admitted` is the core's decision, used only
     /// to break a tie within [`RAMP_TOLERANCE`] of the ramp credit boundary.
     pub(crate) fn acquire(&mut self, core_admitted: bool) -> Admission {
+        self.acquire_counted(core_admitted, false)
+    }
+
+    /// An admission attempt whose Passing admission, if `deferred`, is
+    /// counted only when its permit ends.
+    pub(crate) fn acquire_counted(&mut self, core_admitted: bool, deferred: bool) -> Admission {
         self.settle();
         match self.phase {
             Phase::Unstarted | Phase::Passing | Phase::Disabled => {
-                self.call_passing += 1;
-                self.admit();
+                if !deferred {
+                    self.call_passing += 1;
+                }
+                self.admit(deferred);
                 Admission::Admitted(State::Passing)
             }
             Phase::Broken | Phase::ForcedOpen => {
@@ -978,7 +999,7 @@ impl<'h> Model<'h> {
                 if admitted {
                     self.credit -= 1.0;
                     self.call_recovering_ok += 1;
-                    self.admit();
+                    self.admit(false);
                     Admission::Admitted(State::Recovering)
                 } else {
                     self.call_recovering_failed += 1;
@@ -996,6 +1017,9 @@ impl<'h> Model<'h> {
     /// is filed under the state stored now, as the core's `finish` does.
     pub(crate) fn finish(&mut self, index: usize, outcome: Outcome) {
         let permit = self.permits.remove(index);
+        if permit.deferred {
+            self.call_passing += 1;
+        }
         let slow = self.slow != 0 && self.now.saturating_sub(permit.admitted_at) > self.slow;
         let outcome = match outcome {
             Outcome::Success if slow => Outcome::Failure,
@@ -1224,13 +1248,13 @@ pub(crate) fn run<const B: usize>(case: &Case) -> Vec<Transition> {
     for (step, &op) in case.ops.iter().enumerate() {
         let ctx = || format!("step {step}: {op:?}\n{case:?}");
         match op {
-            Op::Acquire | Op::AcquireOwned => {
-                let got = if op == Op::Acquire {
-                    core.try_acquire()
-                } else {
-                    CircuitBreaker::try_acquire_owned(&core)
+            Op::Acquire | Op::AcquireOwned | Op::AcquireDeferred => {
+                let got = match op {
+                    Op::Acquire => core.try_acquire(),
+                    Op::AcquireOwned => CircuitBreaker::try_acquire_owned(&core),
+                    _ => CircuitBreaker::try_acquire_owned_deferred(&core),
                 };
-                let want = model.acquire(got.is_ok());
+                let want = model.acquire_counted(got.is_ok(), op == Op::AcquireDeferred);
                 assert_eq!(admission(&got), want, "{}", ctx());
                 if let Ok(permit) = got {
                     permits.push(permit);
@@ -1386,7 +1410,8 @@ pub(crate) fn run<const B: usize>(case: &Case) -> Vec<Transition> {
         let observe = case.observe || op == Op::Metrics || step + 1 == case.ops.len();
         if observe {
             let m = core.metrics();
-            check_invariants(&m, permits.len() as u64, longest);
+            assert_eq!(model.held(), permits.len(), "{}", ctx());
+            check_invariants(&m, model.held_counted(), longest);
             assert_eq!(ModelMetrics::of(&m), model.metrics(), "{}", ctx());
         }
         compared = compare_transitions(&heard.borrow(), &model, compared, &ctx);
