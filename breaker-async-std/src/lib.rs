@@ -6,6 +6,7 @@ use core::time::Duration;
 
 use async_io::Timer;
 
+pub use breaker_clock::CoarseClock;
 pub use breaker_core;
 #[doc(no_inline)]
 pub use breaker_core::{
@@ -28,8 +29,9 @@ pub use breaker_core::LogListener;
 #[cfg_attr(docsrs, doc(cfg(feature = "tracing")))]
 pub use breaker_core::TracingListener;
 
-/// A circuit breaker on [`StdClock`] (monotonic time from
-/// [`std::time::Instant`], the time async-io's timers run on), with `N`
+/// A circuit breaker on [`CoarseClock`] (the operating system's cheap coarse
+/// monotonic clock, ticking every 10 ms at most on Linux; see the crate's
+/// Clocks section), with `N`
 /// window buckets (10 by default) and the [`Listener`] `L` told about every
 /// transition ([`NoListener`], which costs nothing, by default).
 ///
@@ -38,16 +40,16 @@ pub use breaker_core::TracingListener;
 /// [`disable`](breaker_core::CircuitBreaker::disable),
 /// [`reset`](breaker_core::CircuitBreaker::reset)) included.
 /// Build one with [`new`] or [`try_new`] (both `const`, so it can be a
-/// `static`), [`with_listener`], or `CircuitBreaker::new(config, StdClock)`.
+/// `static`), [`with_listener`], or `CircuitBreaker::new(config, CoarseClock::new())`.
 ///
 /// The async operations of this crate ([`call`], [`call_with`],
 /// [`call_with_timeout`], [`ready`]) take any
 /// [`breaker_core::CircuitBreaker<C, N, L>`](breaker_core::CircuitBreaker), so
 /// tests can build the same breaker on a [`MockClock`] and move time by hand.
 pub type CircuitBreaker<const N: usize = 10, L = NoListener> =
-    breaker_core::CircuitBreaker<StdClock, N, L>;
+    breaker_core::CircuitBreaker<CoarseClock, N, L>;
 
-/// A [`CircuitBreaker`] with the default 10 buckets, on [`StdClock`].
+/// A [`CircuitBreaker`] with the default 10 buckets, on [`CoarseClock`].
 ///
 /// # Panics
 ///
@@ -68,10 +70,10 @@ pub type CircuitBreaker<const N: usize = 10, L = NoListener> =
 /// assert_eq!(BREAKER.state(), State::Passing);
 /// ```
 pub const fn new(config: Config) -> CircuitBreaker {
-    CircuitBreaker::new(config, StdClock::new())
+    CircuitBreaker::new(config, CoarseClock::new())
 }
 
-/// A [`CircuitBreaker`] with the default 10 buckets, on [`StdClock`], or the
+/// A [`CircuitBreaker`] with the default 10 buckets, on [`CoarseClock`], or the
 /// reason `config` is invalid.
 ///
 /// # Errors
@@ -88,19 +90,19 @@ pub const fn new(config: Config) -> CircuitBreaker {
 /// assert!(err.to_string().contains("error_ratio"));
 /// ```
 pub const fn try_new(config: Config) -> Result<CircuitBreaker, ConfigError> {
-    CircuitBreaker::try_new(config, StdClock::new())
+    CircuitBreaker::try_new(config, CoarseClock::new())
 }
 
-/// A [`CircuitBreaker`] with `N` buckets (1 to 1024), on [`StdClock`].
+/// A [`CircuitBreaker`] with `N` buckets (1 to 1024), on [`CoarseClock`].
 ///
 /// # Panics
 ///
 /// As [`new`].
 pub const fn with_buckets<const N: usize>(config: Config) -> CircuitBreaker<N> {
-    CircuitBreaker::<N>::with_buckets(config, StdClock::new())
+    CircuitBreaker::<N>::with_buckets(config, CoarseClock::new())
 }
 
-/// A [`CircuitBreaker`] with `N` buckets, on [`StdClock`], or the reason
+/// A [`CircuitBreaker`] with `N` buckets, on [`CoarseClock`], or the reason
 /// `config` is invalid.
 ///
 /// # Errors
@@ -109,10 +111,10 @@ pub const fn with_buckets<const N: usize>(config: Config) -> CircuitBreaker<N> {
 pub const fn try_with_buckets<const N: usize>(
     config: Config,
 ) -> Result<CircuitBreaker<N>, ConfigError> {
-    CircuitBreaker::<N>::try_with_buckets(config, StdClock::new())
+    CircuitBreaker::<N>::try_with_buckets(config, CoarseClock::new())
 }
 
-/// A [`CircuitBreaker`] with the default 10 buckets, on [`StdClock`], that
+/// A [`CircuitBreaker`] with the default 10 buckets, on [`CoarseClock`], that
 /// tells `listener` about every [`Transition`]: a closure `Fn(Transition)`,
 /// a `LogListener` or `TracingListener` (features `log` and `tracing`), or
 /// any [`Listener`] of your own.
@@ -177,7 +179,7 @@ pub const fn try_with_buckets<const N: usize>(
 /// assert_eq!(UPSTREAM.listener().0.load(Ordering::Relaxed), 1);
 /// ```
 pub const fn with_listener<L: Listener>(config: Config, listener: L) -> CircuitBreaker<10, L> {
-    CircuitBreaker::with_listener(config, StdClock::new(), listener)
+    CircuitBreaker::with_listener(config, CoarseClock::new(), listener)
 }
 
 /// [`with_listener`], or the reason `config` is invalid.
@@ -190,7 +192,7 @@ pub const fn try_with_listener<L: Listener>(
     config: Config,
     listener: L,
 ) -> Result<CircuitBreaker<10, L>, ConfigError> {
-    CircuitBreaker::try_with_listener(config, StdClock::new(), listener)
+    CircuitBreaker::try_with_listener(config, CoarseClock::new(), listener)
 }
 
 /// Awaits `future` if `breaker` admits it, and records its outcome: `Ok` is a
@@ -348,7 +350,8 @@ where
 /// in [`retry_after`](breaker_core::CircuitBreaker::retry_after), then reads
 /// the state again: no polling loop, and it never completes early, whatever
 /// the breaker's clock. On [`StdClock`] one timer is enough. If the breaker's
-/// clock runs behind real time, it checks again at most once a millisecond
+/// clock runs behind real time (a [`CoarseClock`] lags by up to one tick), it
+/// checks again at most once a millisecond
 /// after the first deadline (with a [`MockClock`] that nobody advances, it
 /// waits for ever).
 ///
@@ -395,7 +398,8 @@ where
 {
     // On `StdClock` the timer fires at or after the breaker's deadline, so
     // one sleep suffices; the core re-checks at most once a millisecond if the
-    // breaker's clock lags the timer (a `MockClock`).
+    // breaker's clock lags the timer (a `CoarseClock` by up to a tick, a
+    // `MockClock` for as long as nobody moves it).
     breaker
         .ready_with(|wait| async move {
             Timer::after(wait).await;
@@ -413,6 +417,6 @@ pub use breaker_macros::async_std_cutout as cutout;
 #[doc(hidden)]
 pub mod __cutout {
     pub use breaker_core;
-    pub type Clock = crate::StdClock;
-    pub const CLOCK: Clock = crate::StdClock::new();
+    pub type Clock = crate::CoarseClock;
+    pub const CLOCK: Clock = crate::CoarseClock::new();
 }

@@ -1,5 +1,5 @@
 //! `#[breaker_async_std::cutout]`: the generated `static` breaker reads
-//! `StdClock` (real monotonic time), so this test only checks what happens
+//! `CoarseClock` (real monotonic time), so this test only checks what happens
 //! without time passing: the trip and the rejection.
 
 use std::time::Duration;

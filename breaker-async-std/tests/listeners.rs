@@ -9,7 +9,7 @@ use std::time::Duration;
 use breaker_async_std::{Config, State};
 
 /// Breaks on one failure at once; Broken for 5 s (nothing here waits that
-/// long, so the `StdClock` breakers below stay Broken until reset).
+/// long, so the real-time breakers below stay Broken until reset).
 const CONFIG: Config = Config::new(0.5, Duration::from_secs(10))
     .min_calls(1)
     .passing_time(Duration::ZERO)

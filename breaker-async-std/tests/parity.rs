@@ -277,7 +277,7 @@ fn ready_completes_at_once_unless_broken_and_at_the_deadline_when_broken() {
 
 #[async_std::test]
 async fn many_waiters_wake_together() {
-    // async-io timers run on real time: a StdClock breaker, Broken for 20 ms.
+    // async-io timers run on real time: a breaker on the default (real) clock, Broken for 20 ms.
     let b = Arc::new(breaker_async_std::new(
         Config::new(0.5, Duration::from_millis(100))
             .broken_time(Duration::from_millis(20))

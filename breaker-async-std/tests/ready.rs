@@ -15,7 +15,7 @@ fn config() -> Config {
 }
 
 /// Trips `b` with one failure. Checks the trip counter, not the state: on a
-/// `StdClock` breaker Broken for 20 ms, a descheduled test thread could find
+/// `CoarseClock` breaker Broken for 20 ms, a descheduled test thread could find
 /// it Recovering already.
 async fn trip<C: breaker_core::Clock>(b: &breaker_core::CircuitBreaker<C>) {
     let _ = breaker_async_std::call(b, async { Err::<(), _>("down") }).await;

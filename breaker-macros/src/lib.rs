@@ -15,7 +15,7 @@ pub fn tokio_cutout(attr: TokenStream, item: TokenStream) -> TokenStream {
 }
 
 /// `#[cutout(...)]` for async-std and smol: the breaker reads
-/// `breaker_async_std::StdClock`. Use it as `breaker_async_std::cutout`; the
+/// `breaker_async_std::CoarseClock`. Use it as `breaker_async_std::cutout`; the
 /// arguments are in the [crate docs](crate#arguments).
 #[proc_macro_attribute]
 pub fn async_std_cutout(attr: TokenStream, item: TokenStream) -> TokenStream {

@@ -2,9 +2,10 @@
 //! service in a [`CircuitBreakerService`] that sends each request through a
 //! shared breaker.
 //!
-//! - **One breaker, many clones.** The breaker is held in an [`Arc`]; cloning
-//!   the layer or the service shares it, so every connection's copy of a
-//!   service stack feeds the same statistics.
+//! - **One breaker, many clones.** The breaker is held through a handle, an
+//!   [`Arc`] or a `&'static` reference to a `static` breaker; cloning the
+//!   layer or the service shares it, so every connection's copy of a service
+//!   stack feeds the same statistics.
 //! - **Rejects in `call`, never in `poll_ready`.** `poll_ready` only asks the
 //!   inner service. A Broken breaker answers `call` with an error future that
 //!   is ready at once and never calls the inner service. (A readiness error
@@ -22,6 +23,39 @@
 //! The permit is held by the response future, so dropping a response future
 //! before it completes records [`Outcome::Ignored`](crate::Outcome::Ignored)
 //! and, in Recovering, gives the admission back.
+//!
+//! # Cost per request
+//!
+//! Every request of every connection goes through the one breaker, so the
+//! layer keeps shared-memory traffic per request to what the decision needs:
+//!
+//! - **A Passing admission is counted by its outcome**, as the synchronous
+//!   `call` counts it ([`CircuitBreaker::try_acquire_owned_deferred`](breaker_core::CircuitBreaker::try_acquire_owned_deferred)):
+//!   a successful request costs one load of the state word and one atomic
+//!   update of the window. The metrics' `call_count` and `call_passing` show a
+//!   request once its response future has settled (completed or dropped),
+//!   not while it is in flight; the totals stay exact.
+//! - **A `static` breaker costs no reference counting.** With an `Arc`, each
+//!   response future holds a clone, which is two atomic updates of the
+//!   `Arc`'s shared counter per request: on many cores that counter is as hot
+//!   as the breaker itself. Give the layer `&'static` instead:
+//!
+//! ```
+//! use std::time::Duration;
+//! use breaker_tokio::tower::CircuitBreakerLayer;
+//! use breaker_tokio::{CircuitBreaker, Config};
+//! use tower::{service_fn, Layer, ServiceExt};
+//!
+//! static UPSTREAM: CircuitBreaker = breaker_tokio::new(Config::new(0.5, Duration::from_secs(10)));
+//!
+//! # #[tokio::main(flavor = "current_thread")] async fn main() {
+//! let layer = CircuitBreakerLayer::new(&UPSTREAM);
+//! let service = layer.layer(service_fn(|name: &'static str| async move {
+//!     Ok::<_, std::io::Error>(format!("hello, {name}"))
+//! }));
+//! assert_eq!(service.oneshot("static").await.unwrap(), "hello, static");
+//! # }
+//! ```
 //!
 //! # Readiness
 //!

@@ -223,3 +223,48 @@ async fn a_breaker_with_a_listener_and_operator_controls_works_through_the_layer
         ["passing -> forced open", "forced open -> passing"]
     );
 }
+
+static STATIC: CircuitBreaker = breaker_tokio::new(
+    Config::new(0.5, Duration::from_secs(4))
+        .broken_time(BROKEN)
+        .passing_time(Duration::ZERO)
+        .min_calls(2),
+);
+
+#[tokio::test(start_paused = true)]
+async fn a_static_breaker_serves_through_a_reference() {
+    let svc = CircuitBreakerLayer::new(&STATIC)
+        .with_classifier(server_fault)
+        .layer(service_fn(|status: u16| async move {
+            Ok::<_, Infallible>(status)
+        }));
+    // The response future owns no `Arc`: it is `'static` and `Send` through
+    // the reference, so it can be spawned.
+    let spawned = tokio::spawn(svc.clone().oneshot(503));
+    assert_eq!(spawned.await.unwrap().unwrap(), 503);
+    assert_eq!(svc.clone().oneshot(500).await.unwrap(), 500);
+    assert_eq!(STATIC.state(), State::Broken);
+    let err = svc.clone().oneshot(200).await.unwrap_err();
+    let rejection = err.downcast_ref::<CircuitBroken>().unwrap();
+    assert_eq!(rejection.retry_after(), BROKEN);
+    assert!(std::ptr::eq(*svc.breaker(), &STATIC));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_request_in_flight_is_counted_when_its_response_settles() {
+    let breaker = shared();
+    let mut svc = CircuitBreakerService::new(
+        service_fn(|secs: u64| async move {
+            tokio::time::sleep(Duration::from_secs(secs)).await;
+            Ok::<_, Infallible>(())
+        }),
+        breaker.clone(),
+    );
+    let slow = tokio::spawn(svc.ready().await.unwrap().call(10));
+    tokio::task::yield_now().await;
+    assert_eq!(breaker.metrics().call_count, 0, "in flight");
+    svc.ready().await.unwrap().call(0).await.unwrap();
+    slow.await.unwrap().unwrap();
+    let m = breaker.metrics();
+    assert_eq!((m.call_count, m.call_passing, m.successes), (2, 2, 2));
+}

@@ -3,8 +3,8 @@
 
 use std::fmt;
 use std::future::Future;
+use std::ops::Deref;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 
 use breaker_core::{CircuitBroken, Classify, Clock, Listener, OwnedPermit};
@@ -13,7 +13,6 @@ use pin_project_lite::pin_project;
 use super::error::BoxError;
 
 type CoreBreaker<C, const N: usize, L> = breaker_core::CircuitBreaker<C, N, L>;
-type SharedPermit<C, const N: usize, L> = OwnedPermit<Arc<CoreBreaker<C, N, L>>, C, N, L>;
 
 pin_project! {
     /// The response of a [`CircuitBreakerService`](super::CircuitBreakerService):
@@ -24,10 +23,10 @@ pin_project! {
     /// outcome recorded. Dropping it earlier records
     /// [`Outcome::Ignored`](crate::Outcome::Ignored).
     ///
-    /// `P` is the call's permit: an [`OwnedPermit`] on the service's
-    /// `Arc`-shared breaker. (It stands in for the breaker's clock, bucket
-    /// count and listener, because `pin-project-lite` does not take const
-    /// generics.)
+    /// `P` is the call's permit: an [`OwnedPermit`] on the service's handle
+    /// on the breaker (`Arc` or `&'static`). (It stands in for the breaker's
+    /// clock, bucket count and listener, because `pin-project-lite` does not
+    /// take const generics.)
     pub struct ResponseFuture<F, K, P> {
         #[pin]
         kind: Kind<F, K, P>,
@@ -49,8 +48,13 @@ pin_project! {
     }
 }
 
-impl<F, K, C: Clock, const N: usize, L: Listener> ResponseFuture<F, K, SharedPermit<C, N, L>> {
-    pub(super) fn admitted(future: F, permit: SharedPermit<C, N, L>, classifier: K) -> Self {
+impl<F, K, H, C, const N: usize, L> ResponseFuture<F, K, OwnedPermit<H, C, N, L>>
+where
+    H: Deref<Target = CoreBreaker<C, N, L>>,
+    C: Clock,
+    L: Listener,
+{
+    pub(super) fn admitted(future: F, permit: OwnedPermit<H, C, N, L>, classifier: K) -> Self {
         ResponseFuture {
             kind: Kind::Admitted {
                 future,
@@ -67,8 +71,9 @@ impl<F, K, C: Clock, const N: usize, L: Listener> ResponseFuture<F, K, SharedPer
     }
 }
 
-impl<F, K, C, const N: usize, L, T, E> Future for ResponseFuture<F, K, SharedPermit<C, N, L>>
+impl<F, K, H, C, const N: usize, L, T, E> Future for ResponseFuture<F, K, OwnedPermit<H, C, N, L>>
 where
+    H: Deref<Target = CoreBreaker<C, N, L>>,
     F: Future<Output = Result<T, E>>,
     E: Into<BoxError>,
     K: Classify<T, E>,
@@ -95,8 +100,11 @@ where
     }
 }
 
-impl<F, K, C: Clock, const N: usize, L: Listener> fmt::Debug
-    for ResponseFuture<F, K, SharedPermit<C, N, L>>
+impl<F, K, H, C, const N: usize, L> fmt::Debug for ResponseFuture<F, K, OwnedPermit<H, C, N, L>>
+where
+    H: Deref<Target = CoreBreaker<C, N, L>>,
+    C: Clock,
+    L: Listener,
 {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.kind {

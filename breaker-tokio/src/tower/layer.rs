@@ -1,4 +1,5 @@
 use std::fmt;
+use std::ops::Deref;
 use std::sync::Arc;
 
 use breaker_core::{Clock, DefaultClassifier, Listener, NoListener};
@@ -14,26 +15,36 @@ type CoreBreaker<C, const N: usize, L> = breaker_core::CircuitBreaker<C, N, L>;
 /// `K` classifies each result (see [`with_classifier`](Self::with_classifier));
 /// `C`, `N` and `L` are the breaker's clock, bucket count and listener:
 /// [`TokioClock`], 10 and [`NoListener`] unless the breaker you pass says
-/// otherwise.
+/// otherwise. `H` is the handle on the breaker: an `Arc` (the default), or a
+/// `&'static` reference to a `static` breaker, which saves two atomic
+/// reference-count updates per request (see the
+/// [module docs](super#cost-per-request)).
 ///
-/// See the [module docs](super) for an example.
+/// See the [module docs](super) for examples.
 pub struct CircuitBreakerLayer<
     K = DefaultClassifier,
     C = TokioClock,
     const N: usize = 10,
     L = NoListener,
+    H = Arc<CoreBreaker<C, N, L>>,
 > where
     C: Clock,
     L: Listener,
+    H: Deref<Target = CoreBreaker<C, N, L>>,
 {
-    breaker: Arc<CoreBreaker<C, N, L>>,
+    breaker: H,
     classifier: K,
 }
 
-impl<C: Clock, const N: usize, L: Listener> CircuitBreakerLayer<DefaultClassifier, C, N, L> {
-    /// A layer sending requests through `breaker`, counting `Ok` as a success
-    /// and `Err` as a failure.
-    pub fn new(breaker: Arc<CoreBreaker<C, N, L>>) -> Self {
+impl<C, const N: usize, L, H> CircuitBreakerLayer<DefaultClassifier, C, N, L, H>
+where
+    C: Clock,
+    L: Listener,
+    H: Deref<Target = CoreBreaker<C, N, L>>,
+{
+    /// A layer sending requests through `breaker` (an `Arc` or a `&'static`),
+    /// counting `Ok` as a success and `Err` as a failure.
+    pub fn new(breaker: H) -> Self {
         CircuitBreakerLayer {
             breaker,
             classifier: DefaultClassifier,
@@ -41,11 +52,16 @@ impl<C: Clock, const N: usize, L: Listener> CircuitBreakerLayer<DefaultClassifie
     }
 }
 
-impl<K, C: Clock, const N: usize, L: Listener> CircuitBreakerLayer<K, C, N, L> {
+impl<K, C, const N: usize, L, H> CircuitBreakerLayer<K, C, N, L, H>
+where
+    C: Clock,
+    L: Listener,
+    H: Deref<Target = CoreBreaker<C, N, L>>,
+{
     /// The same layer, classifying results with `classifier`: any
     /// [`Classify`](crate::Classify) over `Result<S::Response, S::Error>`,
     /// such as a closure `|r: &Result<Response, Error>| -> Outcome`.
-    pub fn with_classifier<K2>(self, classifier: K2) -> CircuitBreakerLayer<K2, C, N, L> {
+    pub fn with_classifier<K2>(self, classifier: K2) -> CircuitBreakerLayer<K2, C, N, L, H> {
         CircuitBreakerLayer {
             breaker: self.breaker,
             classifier,
@@ -53,15 +69,19 @@ impl<K, C: Clock, const N: usize, L: Listener> CircuitBreakerLayer<K, C, N, L> {
     }
 
     /// The shared breaker (for its state and metrics).
-    pub fn breaker(&self) -> &Arc<CoreBreaker<C, N, L>> {
+    pub fn breaker(&self) -> &H {
         &self.breaker
     }
 }
 
-impl<S, K: Clone, C: Clock, const N: usize, L: Listener> Layer<S>
-    for CircuitBreakerLayer<K, C, N, L>
+impl<S, K, C, const N: usize, L, H> Layer<S> for CircuitBreakerLayer<K, C, N, L, H>
+where
+    K: Clone,
+    C: Clock,
+    L: Listener,
+    H: Deref<Target = CoreBreaker<C, N, L>> + Clone,
 {
-    type Service = CircuitBreakerService<S, K, C, N, L>;
+    type Service = CircuitBreakerService<S, K, C, N, L, H>;
 
     fn layer(&self, inner: S) -> Self::Service {
         CircuitBreakerService::new(inner, self.breaker.clone())
@@ -69,7 +89,13 @@ impl<S, K: Clone, C: Clock, const N: usize, L: Listener> Layer<S>
     }
 }
 
-impl<K: Clone, C: Clock, const N: usize, L: Listener> Clone for CircuitBreakerLayer<K, C, N, L> {
+impl<K, C, const N: usize, L, H> Clone for CircuitBreakerLayer<K, C, N, L, H>
+where
+    K: Clone,
+    C: Clock,
+    L: Listener,
+    H: Deref<Target = CoreBreaker<C, N, L>> + Clone,
+{
     fn clone(&self) -> Self {
         CircuitBreakerLayer {
             breaker: self.breaker.clone(),
@@ -78,8 +104,11 @@ impl<K: Clone, C: Clock, const N: usize, L: Listener> Clone for CircuitBreakerLa
     }
 }
 
-impl<K, C: Clock + fmt::Debug, const N: usize, L: Listener + fmt::Debug> fmt::Debug
-    for CircuitBreakerLayer<K, C, N, L>
+impl<K, C, const N: usize, L, H> fmt::Debug for CircuitBreakerLayer<K, C, N, L, H>
+where
+    C: Clock,
+    L: Listener,
+    H: Deref<Target = CoreBreaker<C, N, L>> + fmt::Debug,
 {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("CircuitBreakerLayer")

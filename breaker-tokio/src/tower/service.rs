@@ -1,4 +1,5 @@
 use std::fmt;
+use std::ops::Deref;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
@@ -16,27 +17,33 @@ type CoreBreaker<C, const N: usize, L> = breaker_core::CircuitBreaker<C, N, L>;
 /// [`CircuitBreakerLayer`] or [`new`](Self::new).
 ///
 /// Cloning it clones the inner service and shares the breaker. See the
-/// [module docs](super) for how it behaves.
+/// [module docs](super) for how it behaves. `H` is the handle on the breaker:
+/// an `Arc` by default, or a `&'static` reference to a `static` breaker.
 pub struct CircuitBreakerService<
     S,
     K = DefaultClassifier,
     C = TokioClock,
     const N: usize = 10,
     L = NoListener,
+    H = Arc<CoreBreaker<C, N, L>>,
 > where
     C: Clock,
     L: Listener,
+    H: Deref<Target = CoreBreaker<C, N, L>>,
 {
     inner: S,
-    breaker: Arc<CoreBreaker<C, N, L>>,
+    breaker: H,
     classifier: K,
 }
 
-impl<S, C: Clock, const N: usize, L: Listener>
-    CircuitBreakerService<S, DefaultClassifier, C, N, L>
+impl<S, C, const N: usize, L, H> CircuitBreakerService<S, DefaultClassifier, C, N, L, H>
+where
+    C: Clock,
+    L: Listener,
+    H: Deref<Target = CoreBreaker<C, N, L>>,
 {
     /// Wraps `inner`, counting `Ok` as a success and `Err` as a failure.
-    pub fn new(inner: S, breaker: Arc<CoreBreaker<C, N, L>>) -> Self {
+    pub fn new(inner: S, breaker: H) -> Self {
         CircuitBreakerService {
             inner,
             breaker,
@@ -45,16 +52,19 @@ impl<S, C: Clock, const N: usize, L: Listener>
     }
 
     /// A [`CircuitBreakerLayer`] for `breaker`.
-    pub fn layer(
-        breaker: Arc<CoreBreaker<C, N, L>>,
-    ) -> CircuitBreakerLayer<DefaultClassifier, C, N, L> {
+    pub fn layer(breaker: H) -> CircuitBreakerLayer<DefaultClassifier, C, N, L, H> {
         CircuitBreakerLayer::new(breaker)
     }
 }
 
-impl<S, K, C: Clock, const N: usize, L: Listener> CircuitBreakerService<S, K, C, N, L> {
+impl<S, K, C, const N: usize, L, H> CircuitBreakerService<S, K, C, N, L, H>
+where
+    C: Clock,
+    L: Listener,
+    H: Deref<Target = CoreBreaker<C, N, L>>,
+{
     /// The same service, classifying results with `classifier`.
-    pub fn with_classifier<K2>(self, classifier: K2) -> CircuitBreakerService<S, K2, C, N, L> {
+    pub fn with_classifier<K2>(self, classifier: K2) -> CircuitBreakerService<S, K2, C, N, L, H> {
         CircuitBreakerService {
             inner: self.inner,
             breaker: self.breaker,
@@ -63,7 +73,7 @@ impl<S, K, C: Clock, const N: usize, L: Listener> CircuitBreakerService<S, K, C,
     }
 
     /// The shared breaker (for its state and metrics).
-    pub fn breaker(&self) -> &Arc<CoreBreaker<C, N, L>> {
+    pub fn breaker(&self) -> &H {
         &self.breaker
     }
 
@@ -83,17 +93,19 @@ impl<S, K, C: Clock, const N: usize, L: Listener> CircuitBreakerService<S, K, C,
     }
 }
 
-impl<S, K, C, const N: usize, L, Request> Service<Request> for CircuitBreakerService<S, K, C, N, L>
+impl<S, K, C, const N: usize, L, H, Request> Service<Request>
+    for CircuitBreakerService<S, K, C, N, L, H>
 where
     S: Service<Request>,
     S::Error: Into<BoxError>,
     K: Classify<S::Response, S::Error> + Clone,
     C: Clock,
     L: Listener,
+    H: Deref<Target = CoreBreaker<C, N, L>> + Clone,
 {
     type Response = S::Response;
     type Error = BoxError;
-    type Future = ResponseFuture<S::Future, K, OwnedPermit<Arc<CoreBreaker<C, N, L>>, C, N, L>>;
+    type Future = ResponseFuture<S::Future, K, OwnedPermit<H, C, N, L>>;
 
     /// The inner service's readiness, untouched by the breaker's state.
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
@@ -103,8 +115,11 @@ where
     /// Calls the inner service if the breaker admits the request; otherwise
     /// returns a future that fails at once with a boxed
     /// [`CircuitBroken`](super::error::CircuitBroken).
+    ///
+    /// A Passing admission is counted in the breaker's metrics when its
+    /// response settles (see the [module docs](super#cost-per-request)).
     fn call(&mut self, request: Request) -> Self::Future {
-        match CoreBreaker::try_acquire_owned(self.breaker.clone()) {
+        match CoreBreaker::try_acquire_owned_deferred(self.breaker.clone()) {
             Ok(permit) => {
                 ResponseFuture::admitted(self.inner.call(request), permit, self.classifier.clone())
             }
@@ -113,8 +128,13 @@ where
     }
 }
 
-impl<S: Clone, K: Clone, C: Clock, const N: usize, L: Listener> Clone
-    for CircuitBreakerService<S, K, C, N, L>
+impl<S, K, C, const N: usize, L, H> Clone for CircuitBreakerService<S, K, C, N, L, H>
+where
+    S: Clone,
+    K: Clone,
+    C: Clock,
+    L: Listener,
+    H: Deref<Target = CoreBreaker<C, N, L>> + Clone,
 {
     fn clone(&self) -> Self {
         CircuitBreakerService {
@@ -125,8 +145,12 @@ impl<S: Clone, K: Clone, C: Clock, const N: usize, L: Listener> Clone
     }
 }
 
-impl<S: fmt::Debug, K, C: Clock + fmt::Debug, const N: usize, L: Listener + fmt::Debug> fmt::Debug
-    for CircuitBreakerService<S, K, C, N, L>
+impl<S, K, C, const N: usize, L, H> fmt::Debug for CircuitBreakerService<S, K, C, N, L, H>
+where
+    S: fmt::Debug,
+    C: Clock,
+    L: Listener,
+    H: Deref<Target = CoreBreaker<C, N, L>> + fmt::Debug,
 {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("CircuitBreakerService")
