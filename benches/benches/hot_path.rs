@@ -1,7 +1,9 @@
 //! ns per call of every core path, next to the hardware floor.
 //!
 //! Each path runs with `MockClock` (time frozen: the cost of the breaker
-//! alone) and with `StdClock` (plus the real clock read), on one thread and
+//! alone), with `StdClock` (plus a precise clock read) and, for the paths a
+//! service takes most, with `TokioClock` as a service builds it (no
+//! `test-util`: `CoarseClock`, the std adapters' default), on one thread and
 //! on two threads hammering one breaker. Every sample gets a fresh breaker in
 //! its scenario's state (set up outside the timed part), and checks after the
 //! timed part that the breaker is still in that state.
@@ -14,7 +16,9 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use breaker_benches::{Floor, JumpStdClock, broken, never_trips, passing, recovering, two_threads};
+use breaker_clock::CoarseClock;
 use breaker_core::{CircuitBreaker, Clock, MockClock, State, StdClock};
+use breaker_tokio::TokioClock;
 use criterion::measurement::WallTime;
 use criterion::{BenchmarkGroup, Criterion, criterion_group, criterion_main};
 
@@ -103,6 +107,8 @@ fn clock_read(c: &mut Criterion) {
     group.bench_function("MockClock", |b| b.iter(|| black_box(&mock).now()));
     group.bench_function("StdClock", |b| b.iter(|| black_box(StdClock).now()));
     group.bench_function("Instant::now", |b| b.iter(Instant::now));
+    group.bench_function("CoarseClock", |b| b.iter(|| black_box(CoarseClock).now()));
+    group.bench_function("TokioClock", |b| b.iter(|| black_box(TokioClock).now()));
     group.finish();
 }
 
@@ -122,6 +128,13 @@ fn passing_success(c: &mut Criterion) {
         State::Passing,
         call_ok,
     );
+    path(
+        &mut group,
+        "TokioClock",
+        || passing(TokioClock),
+        State::Passing,
+        call_ok,
+    );
     group.finish();
 
     let mut group = c.benchmark_group("passing_success_permit");
@@ -136,6 +149,13 @@ fn passing_success(c: &mut Criterion) {
         &mut group,
         "StdClock",
         || passing(StdClock),
+        State::Passing,
+        permit_success,
+    );
+    path(
+        &mut group,
+        "TokioClock",
+        || passing(TokioClock),
         State::Passing,
         permit_success,
     );
@@ -174,6 +194,13 @@ fn broken_rejection(c: &mut Criterion) {
         &mut group,
         "StdClock",
         || broken(StdClock),
+        State::Broken,
+        call_ok,
+    );
+    path(
+        &mut group,
+        "TokioClock",
+        || broken(TokioClock),
         State::Broken,
         call_ok,
     );

@@ -1,7 +1,9 @@
 //! The peers, closed path, success: `failsafe` and `recloser` called
 //! directly (one thread and two threads on one breaker), and
-//! `tower-resilience-circuitbreaker`'s layer against breaker-tokio's, both
-//! around the same trivial `service_fn` on a current-thread tokio runtime.
+//! `tower-resilience-circuitbreaker`'s layer against breaker-tokio's (on an
+//! `Arc` and on a `&'static` breaker), all around the same trivial
+//! `service_fn` on a current-thread tokio runtime per thread, on one thread
+//! and on two threads sharing the layer's breaker.
 //!
 //! Our own closed-path numbers are `passing_success_call` in the `hot_path`
 //! bench of the same run.
@@ -83,32 +85,72 @@ fn echo(request: u64) -> std::future::Ready<Result<u64, std::io::Error>> {
     std::future::ready(Ok(request))
 }
 
-fn tower_layers(c: &mut Criterion) {
-    let rt = tokio::runtime::Builder::new_current_thread()
+fn current_thread() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
         .build()
-        .expect("a current-thread runtime");
+        .expect("a current-thread runtime")
+}
+
+/// [`drive`] on two threads at once, each with its own clone of `service`
+/// (sharing whatever the clones share) on its own current-thread runtime, as
+/// two worker threads of a server would.
+fn drive_two<S>(service: &S, iters: u64) -> Duration
+where
+    S: Service<u64, Response = u64> + Clone + Sync,
+    S::Error: std::fmt::Debug,
+{
+    two_threads(service, iters, |service, n| {
+        drive(&current_thread(), &mut service.clone(), n);
+    })
+}
+
+/// A fresh breaker for one sample, as a `&'static` (leaked: one breaker of
+/// about 256 bytes per sample, a few hundred per run).
+fn leaked_breaker() -> &'static breaker_tokio::CircuitBreaker {
+    Box::leak(Box::new(breaker_tokio::new(Config::new(0.5, WINDOW))))
+}
+
+fn tower_layers(c: &mut Criterion) {
+    let rt = current_thread();
     let mut group = c.benchmark_group("tower_layer_success");
-    group.bench_function("inner service alone", |b| {
+    let ours = |breaker| breaker_tokio::tower::CircuitBreakerLayer::new(breaker);
+    let arc = || Arc::new(breaker_tokio::new(Config::new(0.5, WINDOW)));
+    let theirs = || {
+        tower_resilience_circuitbreaker::CircuitBreakerLayer::builder()
+            .failure_rate_threshold(0.5)
+            .sliding_window_size(100)
+            .build()
+            .expect("a valid config")
+    };
+    group.bench_function("inner service alone/1 thread", |b| {
         b.iter_custom(|iters| drive(&rt, &mut service_fn(echo), iters))
     });
-    group.bench_function("breaker-tokio", |b| {
+    group.bench_function("inner service alone/2 threads", |b| {
+        b.iter_custom(|iters| drive_two(&service_fn(echo), iters))
+    });
+    group.bench_function("breaker-tokio, Arc/1 thread", |b| {
+        b.iter_custom(|iters| drive(&rt, &mut ours(arc()).layer(service_fn(echo)), iters))
+    });
+    group.bench_function("breaker-tokio, Arc/2 threads", |b| {
+        b.iter_custom(|iters| drive_two(&ours(arc()).layer(service_fn(echo)), iters))
+    });
+    group.bench_function("breaker-tokio, static/1 thread", |b| {
         b.iter_custom(|iters| {
-            // Built inside the runtime: tokio's clock is the runtime's.
-            let breaker =
-                rt.block_on(async { Arc::new(breaker_tokio::new(Config::new(0.5, WINDOW))) });
-            let layer = breaker_tokio::tower::CircuitBreakerLayer::new(breaker);
+            let layer = breaker_tokio::tower::CircuitBreakerLayer::new(leaked_breaker());
             drive(&rt, &mut layer.layer(service_fn(echo)), iters)
         })
     });
-    group.bench_function("tower-resilience-circuitbreaker", |b| {
+    group.bench_function("breaker-tokio, static/2 threads", |b| {
         b.iter_custom(|iters| {
-            let layer = tower_resilience_circuitbreaker::CircuitBreakerLayer::builder()
-                .failure_rate_threshold(0.5)
-                .sliding_window_size(100)
-                .build()
-                .expect("a valid config");
-            drive(&rt, &mut layer.layer(service_fn(echo)), iters)
+            let layer = breaker_tokio::tower::CircuitBreakerLayer::new(leaked_breaker());
+            drive_two(&layer.layer(service_fn(echo)), iters)
         })
+    });
+    group.bench_function("tower-resilience-circuitbreaker/1 thread", |b| {
+        b.iter_custom(|iters| drive(&rt, &mut theirs().layer(service_fn(echo)), iters))
+    });
+    group.bench_function("tower-resilience-circuitbreaker/2 threads", |b| {
+        b.iter_custom(|iters| drive_two(&theirs().layer(service_fn(echo)), iters))
     });
     group.finish();
 }
