@@ -6,7 +6,9 @@
 //! ```
 //!
 //! Paths: `floor`, `success`, `permit`, `failure`, `rejection`, `recovering`,
-//! each with `MockClock`, or with `StdClock` if the name ends in `-std`.
+//! each with `MockClock`, or with `StdClock` if the name ends in `-std`;
+//! `success-tokio` and `rejection-tokio` with `TokioClock` as a service builds
+//! it (`CoarseClock`).
 //! Running it with N and with 2N and subtracting the totals gives the
 //! instructions of N calls without the setup.
 
@@ -14,6 +16,7 @@ use std::hint::black_box;
 
 use breaker_benches::{Floor, JumpStdClock, broken, never_trips, passing, recovering};
 use breaker_core::{CircuitBreaker, Clock, MockClock, StdClock};
+use breaker_tokio::TokioClock;
 
 fn run<C: Clock>(breaker: &CircuitBreaker<C>, n: u64, op: fn(&CircuitBreaker<C>)) {
     for _ in 0..n {
@@ -51,12 +54,14 @@ fn main() {
         }
         "success" => run(&passing(MockClock::new()), n, call_ok),
         "success-std" => run(&passing(StdClock), n, call_ok),
+        "success-tokio" => run(&passing(TokioClock), n, call_ok),
         "permit" => run(&passing(MockClock::new()), n, permit_success),
         "permit-std" => run(&passing(StdClock), n, permit_success),
         "failure" => run(&never_trips(MockClock::new()), n, call_err),
         "failure-std" => run(&never_trips(StdClock), n, call_err),
         "rejection" => run(&broken(MockClock::new()), n, call_ok),
         "rejection-std" => run(&broken(StdClock), n, call_ok),
+        "rejection-tokio" => run(&broken(TokioClock), n, call_ok),
         "recovering" => run(&recovering(MockClock::new()), n, call_ok),
         "recovering-std" => run(&recovering(JumpStdClock::new()), n, call_ok),
         other => panic!("unknown path {other:?}"),

@@ -31,14 +31,26 @@ impl CoarseClock {
     }
 }
 
-/// Whether this platform has a coarse source (read through rustix).
-const COARSE: bool = cfg!(any(target_os = "linux", target_os = "android"));
+/// The coarsest tick of the source on this platform.
+const TICK: Nanos = Nanos::from_nanos(if cfg!(windows) {
+    16_000_000
+} else if COARSE {
+    10_000_000
+} else {
+    1
+});
+
+/// Whether this platform reads a coarse source through coarsetime.
+const COARSE: bool = cfg!(any(
+    target_os = "linux",
+    target_os = "android",
+    target_os = "freebsd",
+    target_os = "dragonfly",
+    windows
+));
 
 impl Clock for CoarseClock {
-    /// 10 ms where the source is `CLOCK_MONOTONIC_COARSE`: its tick is the
-    /// kernel's jiffy, `1 / CONFIG_HZ`, and `CONFIG_HZ` is at least 100.
-    /// 1 ns elsewhere (`StdClock`).
-    const RESOLUTION: Nanos = Nanos::from_nanos(if COARSE { 10_000_000 } else { 1 });
+    const RESOLUTION: Nanos = TICK;
 
     #[inline]
     fn now(&self) -> Nanos {
@@ -52,16 +64,29 @@ impl Clock for CoarseClock {
     }
 }
 
-#[cfg(any(target_os = "linux", target_os = "android"))]
+#[cfg(any(
+    target_os = "linux",
+    target_os = "android",
+    target_os = "freebsd",
+    target_os = "dragonfly",
+    windows
+))]
 #[inline]
 fn read() -> Nanos {
-    use rustix::time::{ClockId, clock_gettime};
-    // Never fails for this clock id; a monotonic reading is never negative.
-    let t = clock_gettime(ClockId::MonotonicCoarse);
-    Nanos::from_nanos((t.tv_sec as u64).saturating_mul(1_000_000_000) + t.tv_nsec as u64)
+    use coarsetime::Instant;
+    // `now_without_cache_update`: `now` would also store the reading in a
+    // process-wide cache, a write every core would contend for.
+    let since_origin = Instant::now_without_cache_update().duration_since(Instant::from_ticks(0));
+    Nanos::from_nanos(since_origin.as_nanos())
 }
 
-#[cfg(not(any(target_os = "linux", target_os = "android")))]
+#[cfg(not(any(
+    target_os = "linux",
+    target_os = "android",
+    target_os = "freebsd",
+    target_os = "dragonfly",
+    windows
+)))]
 #[inline]
 fn read() -> Nanos {
     StdClock.now()

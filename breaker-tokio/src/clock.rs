@@ -7,7 +7,7 @@ use breaker_core::{Clock, Nanos};
 /// service, exact in a test with paused time.
 ///
 /// - **By default** it is [`CoarseClock`]: the operating system's coarse
-///   monotonic clock (`CLOCK_MONOTONIC_COARSE` on Linux), 2 ns per read
+///   monotonic clock (`CLOCK_MONOTONIC_COARSE` on Linux), about 3 ns per read
 ///   instead of the 20 to 40 ns of `Instant::now()`, ticking every 1 to
 ///   10 ms. A breaker's window needs milliseconds, not nanoseconds, and slow
 ///   calls are still timed to the nanosecond (on [`Clock::now_precise`]).
