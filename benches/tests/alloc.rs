@@ -79,6 +79,8 @@ fn every_sync_path<C: Clock>(name: &str, clock: impl Fn() -> C) {
 fn no_sync_path_allocates() {
     every_sync_path("MockClock", MockClock::new);
     every_sync_path("StdClock", || StdClock);
+    // The std adapters' default clock (`TokioClock` outside tests).
+    every_sync_path("CoarseClock", || breaker_clock::CoarseClock);
 }
 
 #[test]
@@ -177,6 +179,25 @@ fn breaker_tokio_tower_layer_does_not_allocate() {
     });
     assert_eq!(count, 0);
     assert_eq!(b.metrics().successes, CALLS as u64);
+}
+
+#[test]
+fn breaker_tokio_tower_layer_on_a_static_breaker_does_not_allocate() {
+    use tower::{Layer, Service, service_fn};
+    static B: breaker_tokio::CircuitBreaker =
+        breaker_tokio::new(Config::new(0.5, Duration::from_secs(3600)));
+    let mut service =
+        breaker_tokio::tower::CircuitBreakerLayer::new(&B).layer(service_fn(|x: u8| {
+            std::future::ready(Ok::<u8, std::io::Error>(x))
+        }));
+    let count = allocations(|| {
+        let ready = service.poll_ready(&mut Context::from_waker(Waker::noop()));
+        assert!(matches!(ready, Poll::Ready(Ok(()))));
+        let response = pin!(service.call(7));
+        assert!(matches!(poll_once(response), Poll::Ready(Ok(7))));
+    });
+    assert_eq!(count, 0);
+    assert_eq!(B.metrics().successes, CALLS as u64);
 }
 
 #[test]
