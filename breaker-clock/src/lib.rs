@@ -31,16 +31,8 @@ impl CoarseClock {
     }
 }
 
-/// The coarsest tick of the source on this platform.
-const TICK: Nanos = Nanos::from_nanos(if cfg!(windows) {
-    16_000_000
-} else if COARSE {
-    10_000_000
-} else {
-    1
-});
-
-/// Whether this platform reads a coarse source through coarsetime.
+/// Whether this platform's coarse source is monotonic with a known bound on
+/// its tick; elsewhere the clock is `StdClock`.
 const COARSE: bool = cfg!(any(
     target_os = "linux",
     target_os = "android",
@@ -50,11 +42,26 @@ const COARSE: bool = cfg!(any(
 ));
 
 impl Clock for CoarseClock {
-    const RESOLUTION: Nanos = TICK;
+    /// The coarsest tick of the source: 16 ms for `GetTickCount64`, 10 ms for
+    /// the kernels' coarse clocks (a jiffy, `1 / HZ`, with `HZ >= 100`),
+    /// 1 ns for `StdClock`.
+    const RESOLUTION: Nanos = Nanos::from_nanos(match () {
+        _ if cfg!(windows) => 16_000_000,
+        _ if COARSE => 10_000_000,
+        _ => 1,
+    });
 
     #[inline]
     fn now(&self) -> Nanos {
-        read()
+        if !COARSE {
+            return StdClock.now();
+        }
+        use coarsetime::Instant;
+        // `now_without_cache_update`: `now` would also store the reading in
+        // a process-wide cache, a write every core would contend for.
+        let since_origin =
+            Instant::now_without_cache_update().duration_since(Instant::from_ticks(0));
+        Nanos::from_nanos(since_origin.as_nanos())
     }
 
     /// `StdClock`'s reading: slow calls are timed to the nanosecond.
@@ -62,34 +69,6 @@ impl Clock for CoarseClock {
     fn now_precise(&self) -> Nanos {
         StdClock.now()
     }
-}
-
-#[cfg(any(
-    target_os = "linux",
-    target_os = "android",
-    target_os = "freebsd",
-    target_os = "dragonfly",
-    windows
-))]
-#[inline]
-fn read() -> Nanos {
-    use coarsetime::Instant;
-    // `now_without_cache_update`: `now` would also store the reading in a
-    // process-wide cache, a write every core would contend for.
-    let since_origin = Instant::now_without_cache_update().duration_since(Instant::from_ticks(0));
-    Nanos::from_nanos(since_origin.as_nanos())
-}
-
-#[cfg(not(any(
-    target_os = "linux",
-    target_os = "android",
-    target_os = "freebsd",
-    target_os = "dragonfly",
-    windows
-)))]
-#[inline]
-fn read() -> Nanos {
-    StdClock.now()
 }
 
 #[cfg(test)]
