@@ -109,6 +109,36 @@ mod tests {
         assert!(err.to_string().contains("window"));
     }
 
+    /// On Linux the clock is the kernel's coarse clock itself: a reading lies
+    /// between two direct readings of `CLOCK_MONOTONIC_COARSE` (to the
+    /// nanosecond coarsetime's fixed-point conversion may drop), and the
+    /// stated tick is the documented 10 ms.
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    #[test]
+    fn reads_the_kernels_coarse_clock() {
+        use rustix::time::{ClockId, clock_gettime};
+        let kernel = || {
+            let t = clock_gettime(ClockId::MonotonicCoarse);
+            Nanos::from_nanos(t.tv_sec as u64 * 1_000_000_000 + t.tv_nsec as u64)
+        };
+        for _ in 0..1_000 {
+            let (before, now, after) = (kernel(), CoarseClock.now(), kernel());
+            let slack = Nanos::from_nanos(1);
+            assert!(
+                before <= now.saturating_add(slack) && now <= after,
+                "{now:?}"
+            );
+        }
+        assert_eq!(CoarseClock::RESOLUTION, Nanos::from_nanos(10_000_000));
+    }
+
+    #[test]
+    fn times_slow_calls_on_std_clock() {
+        let before = StdClock.now();
+        let precise = CoarseClock.now_precise();
+        assert!(before <= precise && precise <= StdClock.now());
+    }
+
     /// The stated tick bounds what the kernel says of its coarse clock.
     #[cfg(any(target_os = "linux", target_os = "android"))]
     #[test]

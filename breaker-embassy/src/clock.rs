@@ -166,6 +166,18 @@ mod tests {
     }
 
     #[test]
+    fn conversions_stay_exact_where_the_products_pass_64_bits() {
+        // 19 999 999 999 Hz is coprime to 1 GHz, so nothing reduces: a
+        // remainder times the other term passes 2^64 and takes the 128-bit
+        // path, which must round exactly as the 64-bit one.
+        let odd = TickRatio::new(19_999_999_999);
+        assert_eq!(odd.to_nanos(19_999_999_998), 999_999_999); // 999999999.95
+        assert_eq!(odd.to_nanos(39_999_999_997), 1_999_999_999);
+        assert_eq!(odd.to_ticks_ceil(999_999_999), 19_999_999_980); // ...979.99
+        assert_eq!(odd.to_ticks_ceil(1_000_000_001), 20_000_000_019);
+    }
+
+    #[test]
     fn rounding_never_makes_a_deadline_early() {
         for hz in [1, 3, 1_000, 32_768, 1_000_000, 48_000_000, 1_000_000_007] {
             let r = TickRatio::new(hz);

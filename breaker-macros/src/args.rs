@@ -303,3 +303,75 @@ fn crate_path(value: &Expr) -> syn::Result<Path> {
         )),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use syn::parse_quote;
+
+    #[test]
+    fn fractions_are_plain_or_f32_literals() {
+        let any = |_: f32| true;
+        assert_eq!(fraction(&parse_quote!(0.25), any), Some(0.25));
+        assert_eq!(fraction(&parse_quote!(0.25f32), any), Some(0.25));
+        assert_eq!(fraction(&parse_quote!(1), any), Some(1.0));
+        // The config stores an `f32`: an `f64` literal would be narrowed
+        // behind the user's back, and a suffixed integer is not a ratio.
+        assert_eq!(fraction(&parse_quote!(0.25f64), any), None);
+        assert_eq!(fraction(&parse_quote!(1u8), any), None);
+        assert_eq!(fraction(&parse_quote!(0.5), |r| r > 0.6), None);
+    }
+
+    #[test]
+    fn min_calls_is_a_plain_or_u32_literal() {
+        assert_eq!(min_calls(&parse_quote!(10)).unwrap(), 10);
+        assert_eq!(min_calls(&parse_quote!(10u32)).unwrap(), 10);
+        let refused: [Expr; 3] = [parse_quote!(10u64), parse_quote!(0), parse_quote!(N)];
+        for bad in refused {
+            let err = min_calls(&bad).unwrap_err();
+            assert!(err.to_string().starts_with("`min_calls` must be"), "{err}");
+        }
+    }
+
+    #[test]
+    fn names_are_an_identifier_or_self_and_one() {
+        assert!(matches!(name(&parse_quote!(FETCH)), Ok(Name::Static(i)) if i == "FETCH"));
+        assert!(
+            matches!(name(&parse_quote!(Self::FETCH)), Ok(Name::Associated(_, i)) if i == "FETCH")
+        );
+        let refused: [Expr; 8] = [
+            parse_quote!(<T>::FETCH),
+            parse_quote!(
+                #[cfg(test)]
+                FETCH
+            ),
+            parse_quote!(::FETCH),
+            parse_quote!(FETCH::<u8>),
+            parse_quote!(module::FETCH),
+            parse_quote!(Self::<u8>::FETCH),
+            parse_quote!(Self::FETCH::<u8>),
+            parse_quote!(<T as Trait>::FETCH),
+        ];
+        for bad in refused {
+            let err = name(&bad).err().expect("refused");
+            assert!(err.to_string().starts_with("`name` must be"), "{err}");
+        }
+    }
+
+    #[test]
+    fn crate_is_a_plain_path() {
+        let path = crate_path(&parse_quote!(::re::export)).unwrap();
+        assert_eq!(path.to_token_stream().to_string(), ":: re :: export");
+        for bad in [
+            parse_quote!(<T as Trait>::export),
+            parse_quote!(
+                #[cfg(test)]
+                re::export
+            ),
+            parse_quote!("re::export"),
+        ] {
+            let err = crate_path(&bad).err().expect("refused");
+            assert!(err.to_string().starts_with("`crate` must be"), "{err}");
+        }
+    }
+}

@@ -266,6 +266,22 @@ mod tests {
     }
 
     #[test]
+    fn an_impl_trait_anywhere_in_the_result_is_refused() {
+        // The breaker is a `static` typed by `T` and `E`, which an
+        // `impl Trait` cannot name, even inside a tuple or an array.
+        let args = quote!(error_ratio = 0.2, window = "30s");
+        for ret in [
+            quote!(Result<impl Sized, ()>),
+            quote!(Result<(u8, impl Sized), ()>),
+            quote!(Result<(), [impl Sized; 1]>),
+        ] {
+            let item = quote!(fn f() -> #ret { todo!() });
+            let out = super::cutout("breaker_tokio", args.clone(), item).to_string();
+            assert!(out.contains("names an `impl Trait` type"), "{out}");
+        }
+    }
+
+    #[test]
     fn config_only_calls_the_builders_given() {
         let item = quote!(
             async fn f() -> Result<(), ()> {

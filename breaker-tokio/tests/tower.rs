@@ -268,3 +268,62 @@ async fn a_request_in_flight_is_counted_when_its_response_settles() {
     let m = breaker.metrics();
     assert_eq!((m.call_count, m.call_passing, m.successes), (2, 2, 2));
 }
+
+/// An inner service that is not ready the first time it is asked, then
+/// fails its readiness: the layer must pass both on untouched.
+#[derive(Debug, Default)]
+struct Reluctant {
+    asked: usize,
+}
+
+impl Service<()> for Reluctant {
+    type Response = ();
+    type Error = std::io::Error;
+    type Future = std::future::Ready<Result<(), std::io::Error>>;
+
+    fn poll_ready(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), std::io::Error>> {
+        self.asked += 1;
+        if self.asked == 1 {
+            cx.waker().wake_by_ref();
+            return std::task::Poll::Pending;
+        }
+        std::task::Poll::Ready(Err(std::io::Error::other("inner overloaded")))
+    }
+
+    fn call(&mut self, (): ()) -> Self::Future {
+        std::future::ready(Ok(()))
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn poll_ready_is_the_inner_services_readiness() {
+    use std::task::{Context, Poll, Waker};
+    let breaker = shared();
+    let mut svc = CircuitBreakerService::new(Reluctant::default(), breaker.clone());
+    let mut cx = Context::from_waker(Waker::noop());
+    assert!(svc.poll_ready(&mut cx).is_pending());
+    match svc.poll_ready(&mut cx) {
+        Poll::Ready(Err(e)) => assert_eq!(e.to_string(), "inner overloaded"),
+        other => panic!("the inner service's error, not {other:?}"),
+    }
+    // Readiness is not a call: the breaker counted nothing.
+    assert_eq!(breaker.metrics().call_count, 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn debug_output_names_the_parts() {
+    let breaker = shared();
+    let layer = CircuitBreakerLayer::new(breaker.clone());
+    let layer_debug = format!("{layer:?}");
+    assert!(layer_debug.starts_with("CircuitBreakerLayer { breaker: CircuitBreaker {"));
+    let mut svc = layer.layer(service_fn(|()| async { Err::<(), _>("down") }));
+    let admitted = svc.call(());
+    assert!(format!("{admitted:?}").contains("admitted_in: Some(Passing)"));
+    admitted.await.unwrap_err();
+    svc.call(()).await.unwrap_err();
+    let rejected = svc.call(());
+    assert!(format!("{rejected:?}").starts_with("ResponseFuture { rejected: CircuitBroken"));
+}
