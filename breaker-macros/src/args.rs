@@ -353,7 +353,9 @@ mod tests {
             parse_quote!(<T as Trait>::FETCH),
         ];
         for bad in refused {
-            let err = name(&bad).err().expect("refused");
+            let Err(err) = name(&bad) else {
+                panic!("accepted: {}", bad.to_token_stream());
+            };
             assert!(err.to_string().starts_with("`name` must be"), "{err}");
         }
     }
@@ -370,7 +372,9 @@ mod tests {
             ),
             parse_quote!("re::export"),
         ] {
-            let err = crate_path(&bad).err().expect("refused");
+            let Err(err) = crate_path(&bad) else {
+                panic!("accepted: {}", bad.to_token_stream());
+            };
             assert!(err.to_string().starts_with("`crate` must be"), "{err}");
         }
     }
