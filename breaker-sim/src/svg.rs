@@ -184,14 +184,6 @@ fn panel_of(area: &Area<'_>, report: &Report, label: &str, end_s: f64) -> DrawRe
                 })
                 .collect()
         };
-        chart.draw_series(LineSeries::new(
-            stairs(&s.admitted),
-            ADMITTED.stroke_width(2),
-        ))?;
-        chart.draw_series(LineSeries::new(
-            stairs(&s.rejected),
-            REJECTED.stroke_width(2),
-        ))?;
         // The ratio has gaps where the window is empty (Broken): one line
         // per run of samples.
         let mut runs: Vec<Vec<(f64, f64)>> = Vec::new();
@@ -213,6 +205,15 @@ fn panel_of(area: &Area<'_>, report: &Report, label: &str, end_s: f64) -> DrawRe
         for run in runs {
             chart.draw_secondary_series(LineSeries::new(run, RATIO.stroke_width(2)))?;
         }
+        // The calls last, on top of the ratio.
+        chart.draw_series(LineSeries::new(
+            stairs(&s.admitted),
+            ADMITTED.stroke_width(2),
+        ))?;
+        chart.draw_series(LineSeries::new(
+            stairs(&s.rejected),
+            REJECTED.stroke_width(2),
+        ))?;
     }
     let threshold = f64::from(report.config.error_ratio) * 100.0;
     chart.draw_secondary_series(DashedLineSeries::new(

@@ -144,7 +144,12 @@ impl<R: BufRead> TraceReader<R> {
         };
         let (mut time, mut outcome, mut latency, mut count) = (None, None, None, 0);
         let mut problem = None;
-        for (i, (column, field)) in fields(text).enumerate() {
+        // A spreadsheet's UTF-8 byte order mark is not part of the first name.
+        let (text, bom) = match text.strip_prefix('\u{feff}') {
+            Some(rest) => (rest, 3),
+            None => (text, 0),
+        };
+        for (i, (column, field)) in fields(text).map(|(c, f)| (c + bom, f)).enumerate() {
             count += 1;
             let slot = match field {
                 "time_ms" => &mut time,
@@ -203,7 +208,8 @@ impl<R: BufRead> TraceReader<R> {
         if text.trim().is_empty() {
             return Err(error(1, "empty line".into()));
         }
-        let (mut time, mut answer, mut latency) = (None, None, 0);
+        // The latency and the column it came from.
+        let (mut time, mut answer, mut latency) = (None, None, (0, 0));
         let mut count = 0;
         for (i, (column, field)) in fields(text).enumerate() {
             count += 1;
@@ -249,14 +255,10 @@ impl<R: BufRead> TraceReader<R> {
                     }
                 });
             } else if Some(i) == columns.latency {
-                let ms = number(field, "latency_ms").map_err(|m| error(column, m))?;
-                if ms > MAX_TIME_MS {
-                    return Err(error(
-                        column,
-                        format!("latency_ms {ms} is longer than {MAX_TIME_MS} ms (52 days)"),
-                    ));
-                }
-                latency = ms;
+                latency = (
+                    number(field, "latency_ms").map_err(|m| error(column, m))?,
+                    column,
+                );
             }
         }
         let (Some(time), Some(answer)) = (time, answer) else {
@@ -265,6 +267,16 @@ impl<R: BufRead> TraceReader<R> {
                 format!("{count} fields where the header has {}", columns.count),
             ));
         };
+        let (latency, latency_column) = latency;
+        if time.saturating_add(latency) > MAX_TIME_MS {
+            return Err(error(
+                latency_column,
+                format!(
+                    "the outcome is due at {} ms, past the longest trace, {MAX_TIME_MS} ms (52 days)",
+                    time.saturating_add(latency)
+                ),
+            ));
+        }
         self.last_ms = time;
         self.events += 1;
         Ok(Some(Event {
@@ -368,6 +380,7 @@ mod tests {
             ]
         );
         assert_eq!(read("time_ms,outcome\n3,ok").unwrap().len(), 1);
+        assert_eq!(read("\u{feff}time_ms,outcome\n3,ok\n").unwrap().len(), 1);
     }
 
     #[test]
@@ -420,6 +433,23 @@ mod tests {
         let (l, c, m) = fails(&format!("{h}{},ok\n", MAX_TIME_MS + 1));
         assert_eq!((l, c), (2, 1));
         assert!(m.contains("past the longest trace"), "{m}");
+        let (l, c, m) = fails(&format!(
+            "time_ms,outcome,latency_ms\n0,ok,0\n1,ok,{MAX_TIME_MS}\n"
+        ));
+        assert_eq!((l, c), (3, 6));
+        assert!(
+            m.starts_with("the outcome is due at 4503599628 ms, past the longest trace"),
+            "{m}"
+        );
+        let (l, c, m) = fails("\u{feff}time_ms,outcom\n");
+        assert_eq!(
+            (l, c, m.as_str()),
+            (
+                1,
+                12,
+                "unknown column `outcom` in the header (expected time_ms, outcome and optionally latency_ms)"
+            )
+        );
         let (l, c, m) = fails("time_ms,outcome,latency_ms\n0,ok,x\n");
         assert_eq!(
             (l, c, m.as_str()),

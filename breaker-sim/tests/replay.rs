@@ -242,3 +242,20 @@ fn calls_in_flight_are_bounded() {
     let r = replay(TraceReader::new(spaced.as_bytes()), &[small()], limited).unwrap();
     assert_eq!(r[0].admitted, 3);
 }
+
+#[test]
+fn latency_is_measured_on_the_clock_for_slow_calls() {
+    // slow_call 100 ms: a success that takes 150 ms is recorded as a failure,
+    // one that takes 100 ms is not.
+    let config = small().min_calls(2).slow_call(100 * MS);
+    let trace = "time_ms,outcome,latency_ms\n0,ok,150\n10,ok,100\n20,ok,0\n";
+    let r = &run(trace, &[config]).unwrap()[0];
+    assert_eq!((r.admitted_failures, r.failures_recorded), (0, 1));
+    // Recorded: 20 ok at 20, 10 ok at 110, 0 slow at 150: 1 failure of 3,
+    // below 0.5: no trip; at or above 0.3: a trip at 150.
+    assert!(r.transitions.is_empty());
+    let mut lower = config;
+    lower.error_ratio = 0.3;
+    let r = &run(trace, &[lower]).unwrap()[0];
+    assert_eq!(r.transitions, [t(150.0, "passing", "broken")]);
+}
