@@ -39,14 +39,10 @@ configuration the breaker refuses: the flag is named).";
 /// time in each state, calls admitted and rejected, and a timeline picture.
 #[derive(Debug, Parser)]
 #[command(name = "breaker-sim", version, after_help = AFTER_HELP)]
+#[command(group = clap::ArgGroup::new("input").required(true).args(["trace", "scenario"]))]
 struct Cli {
     /// CSV trace to replay; `-` reads standard input. Streamed: any length.
-    #[arg(
-        long,
-        value_name = "FILE",
-        required_unless_present = "scenario",
-        conflicts_with = "scenario"
-    )]
+    #[arg(long, value_name = "FILE")]
     trace: Option<PathBuf>,
     /// A scripted trace instead of a file (syntax below).
     #[arg(long, value_name = "PHASES")]

@@ -30,7 +30,8 @@ impl TransitionRecord {
     }
 }
 
-fn name(s: State) -> &'static str {
+/// A state's name as the report and the picture print it.
+pub(crate) fn name(s: State) -> &'static str {
     match s {
         State::Passing => "passing",
         State::Broken => "broken",

@@ -90,7 +90,7 @@ impl Series {
         self.ratio[i] = higher(self.ratio[i], ratio);
     }
 
-    /// Calls per second in step `i`, from a count.
+    /// A count of calls in one step, as calls per second.
     pub fn per_second(&self, count: u64) -> f64 {
         count as f64 * 1e9 / self.step_ns as f64
     }

@@ -6,7 +6,7 @@ use plotters::coord::Shift;
 use plotters::element::DashedPathElement;
 use plotters::prelude::*;
 
-use crate::report::Report;
+use crate::report::{Report, name};
 use crate::settings::describe;
 
 /// Width of the picture, px.
@@ -159,11 +159,7 @@ fn panel_of(area: &Area<'_>, report: &Report, label: &str, end_s: f64) -> DrawRe
 
     let periods = periods(report);
     for state in [State::Passing, State::Broken, State::Recovering] {
-        let name = match state {
-            State::Passing => "passing",
-            State::Broken => "broken",
-            State::Recovering => "recovering",
-        };
+        let name = name(state);
         let c = colour(name);
         chart.draw_series(periods.iter().filter(|p| p.2 == name).map(|&(a, b, _)| {
             Rectangle::new([(a, 0.0), (b, top)], c.mix(BAND_OPACITY).filled())

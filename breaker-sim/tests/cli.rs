@@ -174,6 +174,17 @@ fn bad_data_exits_1_naming_the_line_and_column() {
         "{}",
         stderr(&o)
     );
+    let overlapping = "time_ms,outcome,latency_ms\n0,ok,50\n10,ok,50\n";
+    let o = sim(
+        &with_config(&["--trace", "-", "--max-in-flight", "1"]),
+        Some(overlapping),
+    );
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).starts_with("error: <stdin>: more than 1 calls in flight at 10 ms"),
+        "{}",
+        stderr(&o)
+    );
     let o = sim(&with_config(&["--trace", "/nonexistent/trace.csv"]), None);
     assert_eq!(o.status.code(), Some(1));
     assert!(
