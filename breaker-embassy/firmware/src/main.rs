@@ -1,4 +1,5 @@
-//! breaker-embassy example firmware for QEMU's LM3S6965 board (Cortex-M3).
+//! breaker-embassy example firmware for QEMU's LM3S6965 board (Cortex-M3),
+//! and, built for thumbv6m-none-eabi, for QEMU's micro:bit (Cortex-M0).
 //!
 //! A `static` circuit breaker guards a simulated flaky sensor whose failures
 //! follow a script (see `peripheral::SCRIPT`). One embassy task samples the
@@ -23,6 +24,13 @@ use embassy_time::{Duration, Instant};
 
 use crate::peripheral::FlakySensor;
 
+/// The QEMU board this build is for (see build.rs).
+const BOARD: &str = if cfg!(board_microbit) {
+    "microbit (Cortex-M0)"
+} else {
+    "lm3s6965evb (Cortex-M3)"
+};
+
 /// How often the sensor is sampled.
 const PERIOD: Duration = Duration::from_millis(10);
 /// How long a reading may take before it counts as a failure.
@@ -44,11 +52,10 @@ const CONFIG: breaker_embassy::Config =
 
 #[cfg(not(any(feature = "no-breaker", feature = "minimal")))]
 mod guarded {
-    use core::sync::atomic::{AtomicU32, Ordering};
-
     use breaker_embassy::{CircuitBreaker, Error, Listener, Metrics, State, Transition};
     use cortex_m_semihosting::hprintln;
     use embassy_time::{Instant, Timer};
+    use portable_atomic::{AtomicU32, Ordering};
 
     use super::{CONFIG, PERIOD, READ_TIMEOUT, RUN_FOR};
     use crate::peripheral::FlakySensor;
@@ -314,7 +321,8 @@ async fn main(_spawner: Spawner) {
     let peripherals = cortex_m::Peripherals::take().expect("taken once, at boot");
     time_driver::start(peripherals.SYST);
     hprintln!(
-        "breaker-embassy firmware on QEMU lm3s6965evb: SysTick time driver at {} Hz",
+        "breaker-embassy firmware on QEMU {}: SysTick time driver at {} Hz",
+        BOARD,
         embassy_time::TICK_HZ
     );
     let started = Instant::now();
