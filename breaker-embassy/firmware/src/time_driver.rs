@@ -101,4 +101,8 @@ pub(crate) fn start(mut syst: SYST) {
 #[exception]
 fn SysTick() {
     DRIVER.tick();
+    // After the driver's critical section: the demo's calls from interrupt
+    // context (Cortex-M0 build only; see `guarded::from_interrupt`).
+    #[cfg(all(board_microbit, not(any(feature = "no-breaker", feature = "minimal"))))]
+    crate::guarded::from_interrupt::on_tick();
 }
