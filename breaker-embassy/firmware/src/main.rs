@@ -1,4 +1,5 @@
-//! breaker-embassy example firmware for QEMU's LM3S6965 board (Cortex-M3).
+//! breaker-embassy example firmware for QEMU's LM3S6965 board (Cortex-M3),
+//! and, built for thumbv6m-none-eabi, for QEMU's micro:bit (Cortex-M0).
 //!
 //! A `static` circuit breaker guards a simulated flaky sensor whose failures
 //! follow a script (see `peripheral::SCRIPT`). One embassy task samples the
@@ -23,6 +24,13 @@ use embassy_time::{Duration, Instant};
 
 use crate::peripheral::FlakySensor;
 
+/// The QEMU board this build is for (see build.rs).
+const BOARD: &str = if cfg!(board_microbit) {
+    "microbit (Cortex-M0)"
+} else {
+    "lm3s6965evb (Cortex-M3)"
+};
+
 /// How often the sensor is sampled.
 const PERIOD: Duration = Duration::from_millis(10);
 /// How long a reading may take before it counts as a failure.
@@ -44,11 +52,10 @@ const CONFIG: breaker_embassy::Config =
 
 #[cfg(not(any(feature = "no-breaker", feature = "minimal")))]
 mod guarded {
-    use core::sync::atomic::{AtomicU32, Ordering};
-
     use breaker_embassy::{CircuitBreaker, Error, Listener, Metrics, State, Transition};
     use cortex_m_semihosting::hprintln;
     use embassy_time::{Instant, Timer};
+    use portable_atomic::{AtomicU32, Ordering};
 
     use super::{CONFIG, PERIOD, READ_TIMEOUT, RUN_FOR};
     use crate::peripheral::FlakySensor;
@@ -81,6 +88,78 @@ mod guarded {
                 self.into_broken.fetch_add(1, Ordering::Relaxed);
             }
         }
+    }
+
+    /// Calls the SysTick interrupt handler makes on [`SENSOR`], the breaker
+    /// the task uses: every `EVERY` ticks while the task's run is `ACTIVE`,
+    /// a call to a second, healthy peripheral (its outcome is a success).
+    ///
+    /// Only on the Cortex-M0 build: there the breaker's atomics are critical
+    /// sections, which mask interrupts, so a handler can never find a word
+    /// half-updated. On thumbv7m they are still portable-atomic's spinlock
+    /// table, and a handler that preempts a task holding one of its locks
+    /// would spin forever (issue 14).
+    #[cfg(board_microbit)]
+    pub(crate) mod from_interrupt {
+        use breaker_embassy::State;
+        use portable_atomic::{AtomicBool, AtomicU32, Ordering};
+
+        use super::SENSOR;
+
+        /// One call every 40 ms: a few per window, so the task's failures
+        /// still trip the breaker.
+        const EVERY: u32 = 40;
+
+        /// Set by the task for the length of its run; once the task clears it
+        /// no handler call is in flight (a handler runs to completion before
+        /// thread mode resumes).
+        pub(crate) static ACTIVE: AtomicBool = AtomicBool::new(false);
+        static COUNTDOWN: AtomicU32 = AtomicU32::new(EVERY);
+        pub(crate) static OK: AtomicU32 = AtomicU32::new(0);
+        pub(crate) static REJECTED_BROKEN: AtomicU32 = AtomicU32::new(0);
+        pub(crate) static REJECTED_RECOVERING: AtomicU32 = AtomicU32::new(0);
+
+        /// Called by the SysTick handler on every tick.
+        pub(crate) fn on_tick() {
+            if !ACTIVE.load(Ordering::Relaxed) {
+                return;
+            }
+            // Only this handler touches the countdown: no RMW needed.
+            let left = COUNTDOWN.load(Ordering::Relaxed) - 1;
+            COUNTDOWN.store(if left == 0 { EVERY } else { left }, Ordering::Relaxed);
+            if left != 0 {
+                return;
+            }
+            match SENSOR.try_acquire() {
+                Ok(permit) => {
+                    permit.success();
+                    OK.fetch_add(1, Ordering::Relaxed);
+                }
+                Err(rejected) if rejected.state() == State::Broken => {
+                    REJECTED_BROKEN.fetch_add(1, Ordering::Relaxed);
+                }
+                Err(_) => {
+                    REJECTED_RECOVERING.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        }
+
+        /// (successes, rejected while Broken, rejected while Recovering)
+        pub(crate) fn tally() -> (u32, u32, u32) {
+            (
+                OK.load(Ordering::Relaxed),
+                REJECTED_BROKEN.load(Ordering::Relaxed),
+                REJECTED_RECOVERING.load(Ordering::Relaxed),
+            )
+        }
+    }
+
+    /// The interrupt handler's calls: none on thumbv7m (see `from_interrupt`).
+    fn interrupt_tally() -> (u32, u32, u32) {
+        #[cfg(board_microbit)]
+        return from_interrupt::tally();
+        #[cfg(not(board_microbit))]
+        return (0, 0, 0);
     }
 
     /// The states seen, in order, with the time each was first seen.
@@ -160,6 +239,8 @@ mod guarded {
         let mut timeline = Timeline::new(start);
         let mut tally = Tally::default();
         timeline.observe(SENSOR.state());
+        #[cfg(board_microbit)]
+        from_interrupt::ACTIVE.store(true, Ordering::Relaxed);
         let mut last_behaviour = None;
         while start.elapsed() < RUN_FOR {
             let behaviour = sensor.behaviour();
@@ -185,7 +266,23 @@ mod guarded {
             timeline.observe(SENSOR.state());
             Timer::after(PERIOD).await;
         }
+        #[cfg(board_microbit)]
+        from_interrupt::ACTIVE.store(false, Ordering::Relaxed);
         let m = SENSOR.metrics();
+        let (isr_ok, isr_broken, isr_recovering) = interrupt_tally();
+        hprintln!(
+            "[{:4} ms] interrupt handler: {} calls on the same breaker ({} ok, {} rejected while broken, {} while recovering){}",
+            timeline.ms(),
+            isr_ok + isr_broken + isr_recovering,
+            isr_ok,
+            isr_broken,
+            isr_recovering,
+            if cfg!(board_microbit) {
+                ""
+            } else {
+                "; off on thumbv7m, whose lock table an interrupt could deadlock on"
+            }
+        );
         hprintln!(
             "[{:4} ms] done: {} ok, {} errors, {} timeouts, {} rejected while broken, {} while recovering; {} reads reached the sensor",
             timeline.ms(),
@@ -243,17 +340,35 @@ mod guarded {
         expect("one trip", m.trips == 1);
         expect("timeouts counted as failures", tally.timeouts > 0);
         expect("errors counted as failures", tally.errors > 0);
+        let (isr_ok, isr_broken, isr_recovering) = interrupt_tally();
+        let task_calls = tally.ok
+            + tally.errors
+            + tally.timeouts
+            + tally.rejected_broken
+            + tally.rejected_recovering;
         expect(
             "every call is accounted for",
             m.successes + m.failures + m.ignored + m.late
                 == (m.call_passing + m.call_recovering_ok)
                 && m.failures == u64::from(tally.errors + tally.timeouts)
-                && m.successes == u64::from(tally.ok),
+                && m.successes == u64::from(tally.ok + isr_ok),
+        );
+        // Only the Cortex-M0 build calls from the interrupt handler.
+        #[cfg(board_microbit)]
+        expect(
+            "the interrupt handler's calls are counted with the task's",
+            isr_ok > 0 && isr_broken + isr_recovering > 0,
+        );
+        expect(
+            "calls total the task's plus the handler's",
+            m.call_count == u64::from(task_calls + isr_ok + isr_broken + isr_recovering)
+                && m.call_broken == u64::from(tally.rejected_broken + isr_broken)
+                && m.call_recovering_failed
+                    == u64::from(tally.rejected_recovering + isr_recovering),
         );
         expect(
             "rejected calls never reached the sensor",
-            u64::from(sensor.reads()) == m.call_passing + m.call_recovering_ok
-                && m.call_broken == u64::from(tally.rejected_broken),
+            u64::from(sensor.reads() + isr_ok) == m.call_passing + m.call_recovering_ok,
         );
         expect("ends Passing", m.state == State::Passing);
         let heard = SENSOR.listener();
@@ -314,7 +429,8 @@ async fn main(_spawner: Spawner) {
     let peripherals = cortex_m::Peripherals::take().expect("taken once, at boot");
     time_driver::start(peripherals.SYST);
     hprintln!(
-        "breaker-embassy firmware on QEMU lm3s6965evb: SysTick time driver at {} Hz",
+        "breaker-embassy firmware on QEMU {}: SysTick time driver at {} Hz",
+        BOARD,
         embassy_time::TICK_HZ
     );
     let started = Instant::now();

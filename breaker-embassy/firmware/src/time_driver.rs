@@ -20,7 +20,11 @@ use embassy_time_queue_utils::Queue;
 
 /// The core clock of QEMU's LM3S6965 after reset: a 200 MHz PLL divided by
 /// 16 (the reset value of RCC's SYSDIV field), 12.5 MHz.
+#[cfg(not(board_microbit))]
 pub(crate) const CORE_CLOCK_HZ: u32 = 12_500_000;
+/// The nRF51's core clock (16 MHz) on QEMU's micro:bit.
+#[cfg(board_microbit)]
+pub(crate) const CORE_CLOCK_HZ: u32 = 16_000_000;
 
 const RELOAD: u32 = {
     let reload = CORE_CLOCK_HZ as u64 / TICK_HZ;
@@ -97,4 +101,8 @@ pub(crate) fn start(mut syst: SYST) {
 #[exception]
 fn SysTick() {
     DRIVER.tick();
+    // After the driver's critical section: the demo's calls from interrupt
+    // context (Cortex-M0 build only; see `guarded::from_interrupt`).
+    #[cfg(all(board_microbit, not(any(feature = "no-breaker", feature = "minimal"))))]
+    crate::guarded::from_interrupt::on_tick();
 }
