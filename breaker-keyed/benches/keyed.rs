@@ -1,0 +1,123 @@
+//! ns per call: a keyed lookup plus `call` through `KeyedBreakers`, next to
+//! one breaker's `call`, on 1 and 2 threads, with 10 and 10,000 keys.
+//!
+//! Every breaker reads `CoarseClock` (what `TokioClock` is in a service).
+//! Keys are `String`s like `host-123.internal:443`, looked up by `&str`
+//! (no allocation), hashed with the map's default `RandomState`. Each
+//! thread walks the keys in a shuffled order from its own starting point,
+//! so consecutive calls hit different breakers, as requests to many hosts
+//! would. Two threads: the time from the first thread's start to the last
+//! one's end, divided by each thread's calls (as `benches/hot_path.rs`).
+
+use std::hint::black_box;
+use std::sync::Barrier;
+use std::time::{Duration, Instant};
+
+use breaker_clock::CoarseClock;
+use breaker_core::{CircuitBreaker, Config, State};
+use breaker_keyed::KeyedBreakers;
+use criterion::{Criterion, criterion_group, criterion_main};
+
+fn config() -> Config {
+    Config::new(0.5, Duration::from_secs(3600))
+}
+
+/// `n` host keys in a shuffled order.
+fn hosts(n: usize) -> Vec<String> {
+    let mut keys: Vec<String> = (0..n).map(|i| format!("host-{i}.internal:443")).collect();
+    let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+    for i in (1..keys.len()).rev() {
+        state = state
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        keys.swap(i, (state >> 33) as usize % (i + 1));
+    }
+    keys
+}
+
+/// Runs `work(start, iters)` on two threads; the span of both.
+fn two_threads(iters: u64, work: impl Fn(usize, u64) + Sync) -> Duration {
+    let barrier = Barrier::new(2);
+    std::thread::scope(|s| {
+        let run = |start: usize| {
+            barrier.wait();
+            let t = Instant::now();
+            work(start, iters);
+            (t, Instant::now())
+        };
+        let other = s.spawn(move || run(1));
+        let mine = run(0);
+        let other = other.join().expect("bench thread");
+        mine.1.max(other.1) - mine.0.min(other.0)
+    })
+}
+
+fn single(c: &mut Criterion) {
+    let mut group = c.benchmark_group("keyed/single breaker call");
+    let breaker = CircuitBreaker::new(config(), CoarseClock);
+    let call = |iters: u64| {
+        for _ in 0..iters {
+            assert!(breaker.call(|| Ok::<u64, u64>(black_box(1))).is_ok());
+        }
+    };
+    group.bench_function("1 thread", |b| {
+        b.iter_custom(|iters| {
+            let t = Instant::now();
+            call(iters);
+            t.elapsed()
+        })
+    });
+    group.bench_function("2 threads", |b| {
+        b.iter_custom(|iters| two_threads(iters, |_, n| call(n)))
+    });
+    group.finish();
+    assert_eq!(breaker.state(), State::Passing);
+}
+
+fn keyed(c: &mut Criterion) {
+    for n in [10, 10_000] {
+        let mut group = c.benchmark_group(format!("keyed/lookup + call, {n} keys"));
+        let keys = hosts(n);
+        let map = KeyedBreakers::<String, _>::builder(config(), CoarseClock)
+            .capacity(n)
+            .build()
+            .expect("valid config");
+        for key in &keys {
+            assert!(map.call(key.as_str(), || Ok::<u64, u64>(1)).is_ok());
+        }
+        // Thread `start` begins at its own offset into the walk.
+        let walk = |start: usize, iters: u64| {
+            let mut i = start * keys.len() / 2;
+            for _ in 0..iters {
+                let key = black_box(keys[i].as_str());
+                assert!(map.call(key, || Ok::<u64, u64>(black_box(1))).is_ok());
+                i += 1;
+                if i == keys.len() {
+                    i = 0;
+                }
+            }
+        };
+        group.bench_function("1 thread", |b| {
+            b.iter_custom(|iters| {
+                let t = Instant::now();
+                walk(0, iters);
+                t.elapsed()
+            })
+        });
+        group.bench_function("2 threads", |b| {
+            b.iter_custom(|iters| two_threads(iters, walk))
+        });
+        group.finish();
+        let stats = map.stats();
+        assert_eq!((stats.len, stats.evictions, stats.overflowed), (n, 0, 0));
+    }
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default()
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(2));
+    targets = single, keyed
+}
+criterion_main!(benches);

@@ -1,0 +1,181 @@
+//! Which concurrent map to keep breakers in: ns per keyed lookup plus one
+//! Passing `call`, for each candidate map, on 1 and 2 threads, with 10 and
+//! 10,000 keys. The map that wins is the one `KeyedBreakers` uses (see the
+//! README's "Choosing the map" for the run and the reasons).
+//!
+//! Every candidate holds the same value, an `Arc` of a breaker on
+//! `CoarseClock` (the std adapters' clock), keyed by `u64` with std's
+//! `RandomState` hasher (SipHash, as `KeyedBreakers` defaults to). Each
+//! thread walks the keys in a shuffled order, starting at its own offset.
+
+use std::collections::HashMap;
+use std::hint::black_box;
+use std::sync::{Arc, Barrier, RwLock};
+use std::time::{Duration, Instant};
+
+use breaker_clock::CoarseClock;
+use breaker_core::{CircuitBreaker, Config};
+use criterion::{Criterion, criterion_group, criterion_main};
+
+type Breaker = Arc<CircuitBreaker<CoarseClock>>;
+
+fn breaker() -> Breaker {
+    Arc::new(CircuitBreaker::new(
+        Config::new(0.5, Duration::from_secs(3600)),
+        CoarseClock,
+    ))
+}
+
+/// A map that can find a breaker by key, as each candidate does it.
+trait Candidate: Sync {
+    fn with_keys(keys: &[u64]) -> Self;
+    fn call(&self, key: &u64) -> bool;
+}
+
+struct Papaya(papaya::HashMap<u64, Breaker>);
+impl Candidate for Papaya {
+    fn with_keys(keys: &[u64]) -> Self {
+        let map = papaya::HashMap::new();
+        keys.iter().for_each(|k| {
+            map.pin().insert(*k, breaker());
+        });
+        Papaya(map)
+    }
+    fn call(&self, key: &u64) -> bool {
+        let map = self.0.pin();
+        let b = map.get(key).expect("key present");
+        b.call(|| Ok::<u64, u64>(black_box(1))).is_ok()
+    }
+}
+
+struct Dash(dashmap::DashMap<u64, Breaker>);
+impl Candidate for Dash {
+    fn with_keys(keys: &[u64]) -> Self {
+        let map = dashmap::DashMap::new();
+        keys.iter().for_each(|k| drop(map.insert(*k, breaker())));
+        Dash(map)
+    }
+    fn call(&self, key: &u64) -> bool {
+        let b = self.0.get(key).expect("key present");
+        b.call(|| Ok::<u64, u64>(black_box(1))).is_ok()
+    }
+}
+
+struct SccMap(scc::HashMap<u64, Breaker>);
+impl Candidate for SccMap {
+    fn with_keys(keys: &[u64]) -> Self {
+        let map = scc::HashMap::new();
+        keys.iter()
+            .for_each(|k| assert!(map.insert_sync(*k, breaker()).is_ok()));
+        SccMap(map)
+    }
+    fn call(&self, key: &u64) -> bool {
+        self.0
+            .read_sync(key, |_, b| b.call(|| Ok::<u64, u64>(black_box(1))).is_ok())
+            .expect("key present")
+    }
+}
+
+struct SccIndex(scc::HashIndex<u64, Breaker>);
+impl Candidate for SccIndex {
+    fn with_keys(keys: &[u64]) -> Self {
+        let map = scc::HashIndex::new();
+        keys.iter()
+            .for_each(|k| assert!(map.insert_sync(*k, breaker()).is_ok()));
+        SccIndex(map)
+    }
+    fn call(&self, key: &u64) -> bool {
+        self.0
+            .peek_with(key, |_, b| b.call(|| Ok::<u64, u64>(black_box(1))).is_ok())
+            .expect("key present")
+    }
+}
+
+struct StdRwLock(RwLock<HashMap<u64, Breaker>>);
+impl Candidate for StdRwLock {
+    fn with_keys(keys: &[u64]) -> Self {
+        StdRwLock(RwLock::new(keys.iter().map(|k| (*k, breaker())).collect()))
+    }
+    fn call(&self, key: &u64) -> bool {
+        let map = self.0.read().expect("not poisoned");
+        let b = map.get(key).expect("key present");
+        b.call(|| Ok::<u64, u64>(black_box(1))).is_ok()
+    }
+}
+
+/// `n` keys in a shuffled order (a fixed odd-multiplier permutation), so
+/// consecutive calls do not hit neighbouring slots.
+fn shuffled(n: u64) -> Vec<u64> {
+    let mut keys: Vec<u64> = (0..n).collect();
+    let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+    for i in (1..keys.len()).rev() {
+        state = state
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        keys.swap(i, (state >> 33) as usize % (i + 1));
+    }
+    keys
+}
+
+fn walk<M: Candidate>(map: &M, keys: &[u64], start: usize, iters: u64) {
+    let mut i = start;
+    for _ in 0..iters {
+        assert!(map.call(black_box(&keys[i])));
+        i += 1;
+        if i == keys.len() {
+            i = 0;
+        }
+    }
+}
+
+fn two_threads<M: Candidate>(map: &M, keys: &[u64], iters: u64) -> Duration {
+    let barrier = Barrier::new(2);
+    std::thread::scope(|s| {
+        let run = |start: usize| {
+            barrier.wait();
+            let t = Instant::now();
+            walk(map, keys, start, iters);
+            (t, Instant::now())
+        };
+        let other = s.spawn(move || run(keys.len() / 2));
+        let mine = run(0);
+        let other = other.join().expect("bench thread");
+        mine.1.max(other.1) - mine.0.min(other.0)
+    })
+}
+
+fn candidate<M: Candidate>(c: &mut Criterion, name: &str) {
+    let mut group = c.benchmark_group(format!("map/{name}"));
+    for n in [10, 10_000] {
+        let keys = shuffled(n);
+        let map = M::with_keys(&keys);
+        group.bench_function(format!("{n} keys/1 thread"), |b| {
+            b.iter_custom(|iters| {
+                let t = Instant::now();
+                walk(&map, &keys, 0, iters);
+                t.elapsed()
+            })
+        });
+        group.bench_function(format!("{n} keys/2 threads"), |b| {
+            b.iter_custom(|iters| two_threads(&map, &keys, iters))
+        });
+    }
+    group.finish();
+}
+
+fn maps(c: &mut Criterion) {
+    candidate::<Papaya>(c, "papaya");
+    candidate::<Dash>(c, "dashmap");
+    candidate::<SccMap>(c, "scc::HashMap");
+    candidate::<SccIndex>(c, "scc::HashIndex");
+    candidate::<StdRwLock>(c, "std RwLock<HashMap>");
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default()
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(1));
+    targets = maps
+}
+criterion_main!(benches);

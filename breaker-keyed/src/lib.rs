@@ -1,0 +1,10 @@
+#![doc = include_str!("../README.md")]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+mod handle;
+mod keyed;
+
+pub use handle::KeyedBreaker;
+pub use keyed::{Builder, DEFAULT_CAPACITY, KeyedBreakers, Stats};
+
+pub use breaker_core::{CircuitBroken, Config, ConfigError, Error, Outcome, State};
