@@ -9,6 +9,8 @@
 //! would. Two threads: the time from the first thread's start to the last
 //! one's end, divided by each thread's calls (as `benches/hot_path.rs`).
 
+use std::collections::hash_map::RandomState;
+use std::hash::BuildHasher;
 use std::hint::black_box;
 use std::sync::Barrier;
 use std::time::{Duration, Instant};
@@ -75,11 +77,18 @@ fn single(c: &mut Criterion) {
 }
 
 fn keyed(c: &mut Criterion) {
+    keyed_with(c, "", RandomState::new);
+    // The same with an unkeyed fast hasher: what hashing the key costs.
+    keyed_with(c, ", foldhash", foldhash::fast::FixedState::default);
+}
+
+fn keyed_with<S: BuildHasher + Sync>(c: &mut Criterion, label: &str, hasher: impl Fn() -> S) {
     for n in [10, 10_000] {
-        let mut group = c.benchmark_group(format!("keyed/lookup + call, {n} keys"));
+        let mut group = c.benchmark_group(format!("keyed/lookup + call, {n} keys{label}"));
         let keys = hosts(n);
         let map = KeyedBreakers::<String, _>::builder(config(), CoarseClock)
             .capacity(n)
+            .hasher(hasher())
             .build()
             .expect("valid config");
         for key in &keys {

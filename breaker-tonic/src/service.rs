@@ -72,11 +72,7 @@ where
     type Service = GrpcBreakerService<S, C, N, L, H>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        GrpcBreakerService {
-            inner,
-            breaker: self.breaker.clone(),
-            classifier: self.classifier,
-        }
+        GrpcBreakerService::new(inner, self.breaker.clone()).with_classifier(self.classifier)
     }
 }
 

@@ -130,12 +130,17 @@ type Client = HealthClient<
     >,
 >;
 
-async fn client(addr: SocketAddr, breaker: &Arc<CircuitBreaker>) -> Client {
-    let channel = Endpoint::from_shared(format!("http://{addr}"))
+/// A channel to the loopback server at `addr`, connected.
+async fn channel(addr: SocketAddr) -> Channel {
+    Endpoint::from_shared(format!("http://{addr}"))
         .unwrap()
         .connect()
         .await
-        .expect("connect to the loopback upstream");
+        .expect("connect to the loopback upstream")
+}
+
+async fn client(addr: SocketAddr, breaker: &Arc<CircuitBreaker>) -> Client {
+    let channel = channel(addr).await;
     let service = ServiceBuilder::new()
         .layer(GrpcBreakerLayer::new(breaker.clone()))
         .service(channel);
@@ -221,11 +226,7 @@ async fn unavailable_in_trailers_after_the_body_trips_the_breaker_not_found_does
 async fn the_failure_codes_are_configurable() {
     let upstream = scripted_upstream().await;
     let breaker = breaker();
-    let channel = Endpoint::from_shared(format!("http://{}", upstream.addr))
-        .unwrap()
-        .connect()
-        .await
-        .unwrap();
+    let channel = channel(upstream.addr).await;
     let layer = GrpcBreakerLayer::new(breaker.clone()).with_classifier(
         GrpcClassifier::new()
             .failure(Code::NotFound)
@@ -253,11 +254,7 @@ async fn a_body_dropped_before_its_trailers_records_ignored() {
     let upstream = scripted_upstream().await;
     upstream.answer(Script::AfterBody(Code::Unavailable));
     let breaker = breaker();
-    let channel = Endpoint::from_shared(format!("http://{}", upstream.addr))
-        .unwrap()
-        .connect()
-        .await
-        .unwrap();
+    let channel = channel(upstream.addr).await;
     let service = ServiceBuilder::new()
         .layer(GrpcBreakerLayer::new(breaker.clone()))
         .service(channel);
