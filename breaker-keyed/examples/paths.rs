@@ -1,0 +1,92 @@
+//! Runs one path N times, for instruction counts under callgrind (a count
+//! that does not depend on what else the machine is doing):
+//!
+//! ```text
+//! cargo build --profile bench -p breaker-keyed --example paths
+//! valgrind --tool=callgrind target/release/examples/paths keyed-10000 100000
+//! ```
+//!
+//! Paths: `single` (one breaker's `call`), `keyed-10` and `keyed-10000` (a
+//! lookup by `&str` plus `call`, walking 10 or 10,000 keys, std's
+//! `RandomState`), `keyed-10000-foldhash` (the same with foldhash),
+//! `keyed-10000-u64-foldhash` (`u64` keys, foldhash). Every
+//! breaker reads `CoarseClock`. Running it with N and with 2N and
+//! subtracting the totals gives the instructions of N calls without the
+//! setup.
+
+use std::collections::hash_map::RandomState;
+use std::hash::BuildHasher;
+use std::hint::black_box;
+use std::time::Duration;
+
+use breaker_clock::CoarseClock;
+use breaker_core::{CircuitBreaker, Config};
+use breaker_keyed::KeyedBreakers;
+
+fn config() -> Config {
+    Config::new(0.5, Duration::from_secs(3600))
+}
+
+fn keyed<S: BuildHasher>(keys: usize, hasher: S, n: u64) {
+    let keys: Vec<String> = (0..keys)
+        .map(|i| format!("host-{}.internal:443", (i * 7919) % keys))
+        .collect();
+    let map = KeyedBreakers::<String, _>::builder(config(), CoarseClock)
+        .capacity(keys.len())
+        .hasher(hasher)
+        .build()
+        .expect("valid config");
+    for key in &keys {
+        let _ = map.call(key.as_str(), || Ok::<u64, u64>(1));
+    }
+    let mut i = 0;
+    for _ in 0..n {
+        let key = black_box(keys[i].as_str());
+        let _ = black_box(map.call(key, || Ok::<u64, u64>(black_box(1))));
+        i += 1;
+        if i == keys.len() {
+            i = 0;
+        }
+    }
+    assert_eq!(map.stats().evictions, 0);
+}
+
+/// Keys the application numbered itself (an upstream's index), with a fast
+/// hasher: the least a lookup can cost.
+fn keyed_u64(keys: u64, n: u64) {
+    let map = KeyedBreakers::<u64, _>::builder(config(), CoarseClock)
+        .capacity(keys as usize)
+        .hasher(foldhash::fast::FixedState::default())
+        .build()
+        .expect("valid config");
+    for key in 0..keys {
+        let _ = map.call(&key, || Ok::<u64, u64>(1));
+    }
+    for i in 0..n {
+        let key = black_box((i * 7919) % keys);
+        let _ = black_box(map.call(&key, || Ok::<u64, u64>(black_box(1))));
+    }
+    assert_eq!(map.stats().evictions, 0);
+}
+
+fn main() {
+    let mut args = std::env::args().skip(1);
+    let path = args.next().unwrap_or_else(|| "keyed-10000".into());
+    let n: u64 = args
+        .next()
+        .map(|n| n.parse().expect("N is a number"))
+        .unwrap_or(1_000_000);
+    match path.as_str() {
+        "single" => {
+            let breaker = CircuitBreaker::new(config(), CoarseClock);
+            for _ in 0..n {
+                let _ = black_box(black_box(&breaker).call(|| Ok::<u64, u64>(black_box(1))));
+            }
+        }
+        "keyed-10" => keyed(10, RandomState::new(), n),
+        "keyed-10000" => keyed(10_000, RandomState::new(), n),
+        "keyed-10000-foldhash" => keyed(10_000, foldhash::fast::FixedState::default(), n),
+        "keyed-10000-u64-foldhash" => keyed_u64(10_000, n),
+        other => panic!("unknown path {other}"),
+    }
+}
