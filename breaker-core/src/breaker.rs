@@ -7,6 +7,7 @@ use core::time::Duration;
 
 use crate::clock::{Clock, Nanos};
 use crate::config::{Config, ConfigError, Params};
+use crate::div::duration_from_nanos;
 use crate::error::{CircuitBroken, Error};
 use crate::listener::{Listener, NoListener, Transition};
 use crate::metrics::Metrics;
@@ -788,7 +789,7 @@ impl<C: Clock, const BUCKETS: usize, L: Listener> CircuitBreaker<C, BUCKETS, L> 
     }
 
     fn remaining_broken(&self, word: Word, now: &mut Now<'_, C>) -> Duration {
-        Duration::from_nanos(self.broken_left_in(word, now).unwrap_or(0))
+        duration_from_nanos(self.broken_left_in(word, now).unwrap_or(0))
     }
 
     /// How long the Broken state `word` lasts: `broken_time` backed off to
@@ -873,7 +874,7 @@ impl<C: Clock, const BUCKETS: usize, L: Listener> CircuitBreaker<C, BUCKETS, L> 
         }
         let broken_time = if to.phase() == Phase::Broken {
             bump(&self.counters.trips);
-            Duration::from_nanos(self.broken_for(to))
+            duration_from_nanos(self.broken_for(to))
         } else {
             Duration::ZERO
         };
@@ -956,7 +957,7 @@ impl<C: Clock, const BUCKETS: usize, L: Listener> CircuitBreaker<C, BUCKETS, L> 
     #[inline]
     fn reject_broken(&self, left: u64) -> CircuitBroken {
         bump(&self.counters.broken);
-        CircuitBroken::new(Duration::from_nanos(left), State::Broken)
+        CircuitBroken::new(duration_from_nanos(left), State::Broken)
     }
 
     /// The time left in `word`, if it is a Broken state whose deadline has

@@ -4,6 +4,7 @@ use core::fmt;
 use core::time::Duration;
 
 use crate::clock::Nanos;
+use crate::div::div_rem;
 use crate::state::{BACKWARDS, MAX_LEVEL};
 
 /// The longest duration any setting may have: 2^52 ns, about 52 days.
@@ -335,6 +336,13 @@ const fn span_ok(d: Duration) -> bool {
 /// One, in parts per million.
 pub(crate) const PPM: u32 = 1_000_000;
 
+/// `(n / PPM, n % PPM)` by [`div_rem`]: `PPM` is 2^6 * 15625, and the
+/// second factor fits its 16-bit divisor.
+const fn per_million(n: u64) -> (u64, u64) {
+    let (quotient, remainder) = div_rem(n >> 6, 15_625);
+    (quotient, (remainder << 6) | (n & 63))
+}
+
 /// A fraction in parts per million, rounded to nearest.
 ///
 /// Rounding to a millionth drops the binary noise of `f32` (0.2f32 is
@@ -444,8 +452,8 @@ impl Params {
         // `floor(base * ppm / PPM)` without 128-bit division; below `base`,
         // as `jitter_ppm < PPM`.
         let ppm = self.jitter_ppm as u64;
-        let (whole, part) = (base / PPM as u64, base % PPM as u64);
-        let spread = whole * ppm + part * ppm / PPM as u64;
+        let (whole, part) = per_million(base);
+        let spread = whole * ppm + per_million(part * ppm).0;
         let hash = mix(key ^ mix(self.jitter_seed as u64));
         let offset = ((hash as u128 * (2 * spread as u128 + 1)) >> 64) as u64;
         base - spread + offset
@@ -651,6 +659,23 @@ impl std::error::Error for ConfigError {}
 
 #[cfg(all(test, not(loom)))]
 mod tests {
+    #[test]
+    fn per_million_is_division_by_a_million() {
+        for n in [
+            0,
+            1,
+            63,
+            64,
+            999_999,
+            1_000_000,
+            1_000_001,
+            123_456_789_012,
+            u64::MAX,
+        ] {
+            assert_eq!(per_million(n), (n / 1_000_000, n % 1_000_000), "{n}");
+        }
+    }
+
     use super::*;
 
     const S: Duration = Duration::from_secs(1);

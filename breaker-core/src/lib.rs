@@ -8,6 +8,7 @@ extern crate std;
 mod breaker;
 pub mod clock;
 mod config;
+mod div;
 mod error;
 mod listener;
 mod metrics;

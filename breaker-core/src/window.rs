@@ -31,6 +31,7 @@
 //! full width) tells readers and sweepers how far the window has moved, which a
 //! 10-bit round cannot tell after a long idle period.
 
+use crate::div::div_rem;
 use crate::sync::{AtomicU64, Ordering};
 
 const COUNT_BITS: u32 = 25;
@@ -149,7 +150,13 @@ impl<const B: usize> Window<B> {
     }
 
     const fn round_of(index: u64) -> u64 {
-        (index / B as u64) & ROUND_MASK
+        Self::ring(index).0
+    }
+
+    /// Bucket `index`'s round (`(index / B) mod 1024`) and slot (`index % B`).
+    const fn ring(index: u64) -> (u64, usize) {
+        let (lap, slot) = div_rem(index, B as u16);
+        (lap & ROUND_MASK, slot as usize)
     }
 
     /// The common case of [`record`](Self::record): time `time` falls in the
@@ -166,8 +173,9 @@ impl<const B: usize> Window<B> {
         if time.saturating_sub(newest * width) >= width {
             return false;
         }
-        let slot = &self.slots[(newest % B as u64) as usize];
-        let labels = ((epoch & EPOCH_MASK) << ROUND_BITS) | Self::round_of(newest);
+        let (round, slot) = Self::ring(newest);
+        let slot = &self.slots[slot];
+        let labels = ((epoch & EPOCH_MASK) << ROUND_BITS) | round;
         let (shift, one) = if success {
             (COUNT_BITS, 1 << COUNT_BITS)
         } else {
@@ -198,8 +206,8 @@ impl<const B: usize> Window<B> {
         // no time has passed for the window.
         let newest = self.newest.load(Ordering::Acquire);
         let index = index.max(newest);
-        let slot = &self.slots[(index % B as u64) as usize];
-        let round = Self::round_of(index);
+        let (round, slot) = Self::ring(index);
+        let slot = &self.slots[slot];
         // Acquire (here and on CAS failure) pairs with the Release of the CAS
         // that rolled the slot, so a slot seen rolled comes with the `newest`
         // that roll announced.
@@ -287,7 +295,7 @@ impl<const B: usize> Window<B> {
     /// its counts to the totals. `gap` is how far `index` is past the previous
     /// newest bucket: at `B` or more, every slot seen in the snapshot is stale.
     fn sweep(&self, snapshot: &[u64; B], epoch: u64, index: u64, gap: u64) {
-        let own = (index % B as u64) as usize;
+        let own = Self::ring(index).1;
         for (k, &seen) in snapshot.iter().enumerate() {
             let slot = Slot::unpack(seen);
             if k == own || slot.is_empty() {
@@ -408,8 +416,10 @@ impl<const B: usize> Window<B> {
 /// The bucket index that slot `k` holds in the window ending at `index`, or
 /// `None` when that would be before bucket zero.
 const fn window_index<const B: usize>(index: u64, k: usize) -> Option<u64> {
+    // Slot `k` is `(index % B + B - k) % B` buckets behind slot `index % B`.
     let b = B as u64;
-    index.checked_sub((index % b + b - k as u64) % b)
+    let behind = div_rem(index, B as u16).1 + b - k as u64;
+    index.checked_sub(if behind >= b { behind - b } else { behind })
 }
 
 /// `slot` plus one outcome. A full count halves the bucket first; the removed

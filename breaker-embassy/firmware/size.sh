@@ -13,6 +13,7 @@
 # Usage: size.sh [--budget BYTES] [--symbols N] [--markdown]
 #   --budget BYTES  exit 1 when the breaker's flash on thumbv7m-none-eabi
 #                   exceeds BYTES
+# It always exits 1 when any target links portable-atomic's lock table.
 #   --symbols N     list the N biggest breaker symbols on thumbv7m (default 12)
 #   --markdown      print the table as Markdown (breaker-embassy's README)
 #
@@ -90,12 +91,17 @@ if [ -n "$markdown" ]; then
 else
     row target "flash" "flash w/o" "breaker" "RAM" "RAM w/o" "breaker" "locks"
 fi
+lock_failure=""
 for target in thumbv6m-none-eabi thumbv7m-none-eabi thumbv7em-none-eabihf riscv32imc-unknown-none-elf; do
     with=$(build "$target" minimal)
     without=$(build "$target" no-breaker)
     read -r fw rw < <(footprint "$with")
     read -r fo ro < <(footprint "$without")
-    row "$target" "$fw" "$fo" $((fw - fo)) "$rw" "$ro" $((rw - ro)) "$(locks "$with")"
+    lock_bytes=$(locks "$with")
+    row "$target" "$fw" "$fo" $((fw - fo)) "$rw" "$ro" $((rw - ro)) "$lock_bytes"
+    # The breaker never links a lock table: an interrupt handler could spin
+    # on it forever (breaker-core keeps such targets' words in critical sections).
+    [ "$lock_bytes" -eq 0 ] || lock_failure="$lock_failure $target"
     if [ "$target" = thumbv7m-none-eabi ]; then
         v7m_cost=$((fw - fo))
         v7m_elf=$with
@@ -112,6 +118,12 @@ if [ "$symbols" -gt 0 ]; then
         awk -v n="$symbols" 'NR <= n { size = $2 + 0; $1 = $2 = $3 = ""; sub(/^ +/, ""); printf "%8d  %s\n", size, $0 }' |
         # llvm-nm leaves legacy-mangled escapes and hashes; spell them out.
         sed -E 's/::h[0-9a-f]+$//; s/\$LT\$/</g; s/\$GT\$/>/g; s/\$C\$/,/g; s/\$u20\$/ /g'
+fi
+
+if [ -n "$lock_failure" ]; then
+    echo
+    echo "FAIL: portable-atomic's lock table is linked on:$lock_failure"
+    exit 1
 fi
 
 if [ -n "$budget" ]; then

@@ -102,7 +102,7 @@ pub(crate) fn start(mut syst: SYST) {
 fn SysTick() {
     DRIVER.tick();
     // After the driver's critical section: the demo's calls from interrupt
-    // context (Cortex-M0 build only; see `guarded::from_interrupt`).
-    #[cfg(all(board_microbit, not(any(feature = "no-breaker", feature = "minimal"))))]
+    // context (see `guarded::from_interrupt`).
+    #[cfg(not(any(feature = "no-breaker", feature = "minimal")))]
     crate::guarded::from_interrupt::on_tick();
 }

@@ -1,0 +1,80 @@
+//! `u64` division by a small divisor, the one place the crate divides a `u64`
+//! on the paths a call takes (a window's bucket ring, a jittered broken time).
+//!
+//! 64-bit targets divide natively (by a constant, a multiply). 32-bit MCUs have
+//! no 64-bit division instruction: there `n / d` would link compiler-builtins'
+//! `u64_div_rem` (about 0.9 KiB of flash on thumbv7m) and run it on every
+//! call, so the quotient is built from four 32-bit divisions instead, one per
+//! 16 bits of `n`, each a single instruction on Cortex-M3/M4.
+//! `--cfg breaker_32bit` selects that path on a host, so the host test suite
+//! proves it.
+
+use core::time::Duration;
+
+/// `(n / d, n % d)`. `d` is not zero (the callers divide by constants and by
+/// the bucket count, which `Config` keeps in `1..=MAX_BUCKETS`).
+#[inline(always)]
+pub(crate) const fn div_rem(n: u64, d: u16) -> (u64, u64) {
+    #[cfg(not(any(not(target_pointer_width = "64"), breaker_32bit)))]
+    return (n / d as u64, n % d as u64);
+    #[cfg(any(not(target_pointer_width = "64"), breaker_32bit))]
+    return by_halfwords(n, d);
+}
+
+/// `Duration::from_nanos(n)`, whose division by 10^9 is a `u64` division:
+/// here 10^9 = 2^9 * 15625 * 125, three steps [`div_rem`] can take. Out of
+/// line on 32-bit targets: rejections and transitions share one copy.
+#[cfg_attr(any(not(target_pointer_width = "64"), breaker_32bit), inline(never))]
+pub(crate) const fn duration_from_nanos(n: u64) -> Duration {
+    #[cfg(not(any(not(target_pointer_width = "64"), breaker_32bit)))]
+    return Duration::from_nanos(n);
+    #[cfg(any(not(target_pointer_width = "64"), breaker_32bit))]
+    {
+        let seconds = div_rem(div_rem(n >> 9, 15_625).0, 125).0;
+        Duration::new(seconds, (n - seconds * 1_000_000_000) as u32)
+    }
+}
+
+/// Long division, 16 bits of `n` at a time: the remainder so far is below `d`
+/// (< 2^16), so it and the next 16 bits fit a `u32`.
+///
+/// Out of line: one copy of the loop is smaller than one per caller.
+#[cfg_attr(
+    not(any(not(target_pointer_width = "64"), breaker_32bit)),
+    allow(dead_code)
+)]
+#[inline(never)]
+const fn by_halfwords(n: u64, d: u16) -> (u64, u64) {
+    let d = d as u32;
+    let (mut quotient, mut remainder) = (0u64, 0u32);
+    let mut shift = 64;
+    while shift > 0 {
+        shift -= 16;
+        let part = (remainder << 16) | ((n >> shift) as u32 & 0xFFFF);
+        quotient = (quotient << 16) | (part / d) as u64;
+        remainder = part % d;
+    }
+    (quotient, remainder as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn by_halfwords_is_division() {
+        let divisors = [1u16, 2, 3, 7, 10, 15_625, 1024, u16::MAX];
+        let mut n = 0x9E37_79B9_7F4A_7C15u64;
+        for _ in 0..2000 {
+            n = n.rotate_left(7) ^ n.wrapping_mul(0xD134_2543_DE82_EF95);
+            for d in divisors {
+                for x in [n, n >> 17, n >> 40, u64::MAX, 0, d as u64 - 1, d as u64] {
+                    let want = (x / d as u64, x % d as u64);
+                    assert_eq!(by_halfwords(x, d), want, "{x} / {d}");
+                    assert_eq!(div_rem(x, d), want, "{x} / {d}");
+                    assert_eq!(duration_from_nanos(x), Duration::from_nanos(x), "{x}");
+                }
+            }
+        }
+    }
+}
