@@ -351,3 +351,63 @@ async fn with_tonics_health_server_not_found_is_not_a_failure() {
     assert_eq!((m.state, m.successes, m.failures), (State::Passing, 4, 0));
     assert_eq!(served.load(Ordering::Relaxed), 2);
 }
+
+/// One breaker per upstream: the layer takes a breaker-keyed handle, so each
+/// channel gets its own host's breaker from one bounded map.
+#[tokio::test(start_paused = true)]
+async fn one_breaker_per_upstream_from_breaker_keyed() {
+    let failing = scripted_upstream().await;
+    failing.answer(Script::TrailersOnly(Code::Unavailable));
+    let healthy = scripted_upstream().await;
+    healthy.answer(Script::AfterBody(Code::Ok));
+    let hosts = breaker_keyed::KeyedBreakers::<String, _>::builder(
+        Config::new(0.5, Duration::from_secs(10))
+            .min_calls(2)
+            .passing_time(Duration::ZERO)
+            .broken_time(BROKEN_TIME),
+        breaker_tokio::TokioClock::new(),
+    )
+    .capacity(16)
+    .build()
+    .unwrap();
+    let client_for = async |addr: SocketAddr| {
+        let layer = GrpcBreakerLayer::new(hosts.get(addr.to_string().as_str()));
+        HealthClient::new(
+            ServiceBuilder::new()
+                .layer(layer)
+                .service(channel(addr).await),
+        )
+    };
+    let (mut to_failing, mut to_healthy) = (
+        client_for(failing.addr).await,
+        client_for(healthy.addr).await,
+    );
+    let request = || HealthCheckRequest {
+        service: String::new(),
+    };
+    for _ in 0..5 {
+        let _ = to_failing.check(request()).await;
+        assert_eq!(
+            to_healthy
+                .check(request())
+                .await
+                .unwrap()
+                .into_inner()
+                .status,
+            ServingStatus::Serving as i32
+        );
+    }
+    assert_eq!(
+        hosts.get(failing.addr.to_string().as_str()).state(),
+        State::Broken
+    );
+    assert_eq!(
+        hosts
+            .get(healthy.addr.to_string().as_str())
+            .metrics()
+            .successes,
+        5
+    );
+    assert_eq!(failing.requests(), 2, "rejected once its breaker opened");
+    assert_eq!(healthy.requests(), 5);
+}
