@@ -12,8 +12,11 @@
 use std::collections::hash_map::RandomState;
 use std::hash::BuildHasher;
 use std::hint::black_box;
-use std::sync::Barrier;
 use std::time::{Duration, Instant};
+
+#[path = "support/walk.rs"]
+mod walk;
+use walk::{shuffled, two_threads};
 
 use breaker_clock::CoarseClock;
 use breaker_core::{CircuitBreaker, Config, State};
@@ -26,32 +29,7 @@ fn config() -> Config {
 
 /// `n` host keys in a shuffled order.
 fn hosts(n: usize) -> Vec<String> {
-    let mut keys: Vec<String> = (0..n).map(|i| format!("host-{i}.internal:443")).collect();
-    let mut state = 0x9e37_79b9_7f4a_7c15_u64;
-    for i in (1..keys.len()).rev() {
-        state = state
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        keys.swap(i, (state >> 33) as usize % (i + 1));
-    }
-    keys
-}
-
-/// Runs `work(start, iters)` on two threads; the span of both.
-fn two_threads(iters: u64, work: impl Fn(usize, u64) + Sync) -> Duration {
-    let barrier = Barrier::new(2);
-    std::thread::scope(|s| {
-        let run = |start: usize| {
-            barrier.wait();
-            let t = Instant::now();
-            work(start, iters);
-            (t, Instant::now())
-        };
-        let other = s.spawn(move || run(1));
-        let mine = run(0);
-        let other = other.join().expect("bench thread");
-        mine.1.max(other.1) - mine.0.min(other.0)
-    })
+    shuffled((0..n).map(|i| format!("host-{i}.internal:443")).collect())
 }
 
 fn single(c: &mut Criterion) {

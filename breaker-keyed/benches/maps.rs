@@ -10,12 +10,16 @@
 
 use std::collections::HashMap;
 use std::hint::black_box;
-use std::sync::{Arc, Barrier, RwLock};
+use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use breaker_clock::CoarseClock;
 use breaker_core::{CircuitBreaker, Config};
 use criterion::{Criterion, criterion_group, criterion_main};
+
+#[path = "support/walk.rs"]
+mod walk;
+use walk::{shuffled, two_threads};
 
 type Breaker = Arc<CircuitBreaker<CoarseClock>>;
 
@@ -103,20 +107,6 @@ impl Candidate for StdRwLock {
     }
 }
 
-/// `n` keys in a shuffled order (a fixed odd-multiplier permutation), so
-/// consecutive calls do not hit neighbouring slots.
-fn shuffled(n: u64) -> Vec<u64> {
-    let mut keys: Vec<u64> = (0..n).collect();
-    let mut state = 0x9e37_79b9_7f4a_7c15_u64;
-    for i in (1..keys.len()).rev() {
-        state = state
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        keys.swap(i, (state >> 33) as usize % (i + 1));
-    }
-    keys
-}
-
 fn walk<M: Candidate>(map: &M, keys: &[u64], start: usize, iters: u64) {
     let mut i = start;
     for _ in 0..iters {
@@ -128,26 +118,10 @@ fn walk<M: Candidate>(map: &M, keys: &[u64], start: usize, iters: u64) {
     }
 }
 
-fn two_threads<M: Candidate>(map: &M, keys: &[u64], iters: u64) -> Duration {
-    let barrier = Barrier::new(2);
-    std::thread::scope(|s| {
-        let run = |start: usize| {
-            barrier.wait();
-            let t = Instant::now();
-            walk(map, keys, start, iters);
-            (t, Instant::now())
-        };
-        let other = s.spawn(move || run(keys.len() / 2));
-        let mine = run(0);
-        let other = other.join().expect("bench thread");
-        mine.1.max(other.1) - mine.0.min(other.0)
-    })
-}
-
 fn candidate<M: Candidate>(c: &mut Criterion, name: &str) {
     let mut group = c.benchmark_group(format!("map/{name}"));
     for n in [10, 10_000] {
-        let keys = shuffled(n);
+        let keys = shuffled((0..n).collect());
         let map = M::with_keys(&keys);
         group.bench_function(format!("{n} keys/1 thread"), |b| {
             b.iter_custom(|iters| {
@@ -157,7 +131,11 @@ fn candidate<M: Candidate>(c: &mut Criterion, name: &str) {
             })
         });
         group.bench_function(format!("{n} keys/2 threads"), |b| {
-            b.iter_custom(|iters| two_threads(&map, &keys, iters))
+            b.iter_custom(|iters| {
+                two_threads(iters, |thread, n| {
+                    walk(&map, &keys, thread * keys.len() / 2, n)
+                })
+            })
         });
     }
     group.finish();
