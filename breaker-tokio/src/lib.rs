@@ -14,9 +14,9 @@ pub use call::{call, call_with, call_with_timeout, ready};
 pub use clock::TokioClock;
 
 pub use breaker_core::{
-    CircuitBroken, Classify, Clock, Config, ConfigError, DefaultClassifier, Error, FailureIf,
-    Listener, MAX_BACKOFF, Metrics, MockClock, Mode, Nanos, NoListener, Outcome, OwnedPermit,
-    Permit, State, Transition, failure_if,
+    Cause, CircuitBroken, Classify, Clock, Config, ConfigError, DefaultClassifier, Error,
+    FailureIf, Listener, MAX_BACKOFF, Metrics, MockClock, Mode, Nanos, NoListener, Outcome,
+    OwnedPermit, Permit, State, Transition, failure_if,
 };
 
 /// Logs every transition through the `log` facade: `warn` on entering Broken,
