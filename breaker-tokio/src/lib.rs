@@ -4,6 +4,9 @@
 mod breaker;
 mod call;
 mod clock;
+#[cfg(feature = "http")]
+#[cfg_attr(docsrs, doc(cfg(feature = "http")))]
+pub mod http;
 #[cfg(feature = "tower")]
 pub mod tower;
 
