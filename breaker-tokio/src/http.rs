@@ -11,7 +11,7 @@
 //!   `http::Response` (reqwest's, say) ask [`StatusPolicy::is_failure`] about
 //!   the status: the rule lives there and nowhere else.
 //! - [`retry_after_secs`] is the `Retry-After` a rejection should carry (the
-//!   `axum` feature's `Rejection` writes it).
+//!   `axum` feature's [`Rejection`](crate::axum::Rejection) writes it).
 //!
 //! # An upstream's own `Retry-After`
 //!
@@ -49,7 +49,7 @@
 //! ```
 
 use ::http::{Response, StatusCode};
-use breaker_core::{CircuitBroken, Classify, Mode, Outcome, State};
+use breaker_core::{CircuitBroken, Classify, Mode, Outcome};
 
 /// Which HTTP statuses count as the upstream's fault: 5xx always, `429` and
 /// `408` when asked. Any status not counted is a success (the upstream
@@ -158,18 +158,17 @@ impl<B, E> Classify<Response<B>, E> for StatusPolicy {
 ///   calls `reset()`, which no countdown can predict, and a guessed number
 ///   would be trusted by clients.
 pub const fn retry_after_secs(rejection: &CircuitBroken) -> Option<u64> {
-    match (rejection.mode(), rejection.state()) {
-        (Mode::ForcedOpen, _) => None,
-        (_, State::Recovering) => Some(1),
-        _ => {
-            let left = rejection.retry_after();
-            let whole = left.as_secs();
-            let secs = if left.subsec_nanos() > 0 {
-                whole.saturating_add(1)
-            } else {
-                whole
-            };
-            Some(if secs == 0 { 1 } else { secs })
-        }
+    if let Mode::ForcedOpen = rejection.mode() {
+        return None;
     }
+    // Recovering has no countdown (`retry_after` is zero), so it takes the
+    // floor of 1 below with a Broken breaker at its last nanosecond.
+    let left = rejection.retry_after();
+    let whole = left.as_secs();
+    let secs = if left.subsec_nanos() > 0 {
+        whole.saturating_add(1)
+    } else {
+        whole
+    };
+    Some(if secs == 0 { 1 } else { secs })
 }
