@@ -73,7 +73,7 @@ use breaker_core::{CircuitBroken, Classify, Mode, Outcome};
 /// |---|---|---|
 /// | 500-599 | failure | the upstream (or a gateway in front of it) failed |
 /// | 429 | success; failure with `too_many_requests(true)` | a quota is usually per caller or per key, not the upstream's health; count it when the quota is your whole client's and backing off all of it is the point |
-/// | 408 | success; failure with `request_timeout(true)` | usually a slow request body; but `tower_http`'s `TimeoutLayer` answers `408` for a handler it cut off, and inside the breaker that is a failure to count |
+/// | 408 | success; failure with `request_timeout(true)` | usually the client sent its request too slowly; but a `tower_http` `TimeoutLayer` inside the breaker answers `408` for a handler it cut off (unless built `with_status_code(StatusCode::GATEWAY_TIMEOUT, ..)`, a 5xx), and that is a failure to count |
 /// | any other (1xx-4xx, 600-999) | success | the upstream answered |
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct StatusPolicy {
