@@ -42,9 +42,10 @@ use std::time::Duration;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::State as AxumState;
-use axum::http::{HeaderValue, StatusCode, Uri, header};
+use axum::http::{StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use breaker_tokio::axum::Rejection;
 use breaker_tokio::{CircuitBreaker, Config, Error, State};
 use http_body_util::{BodyExt, Empty};
 use hyper_util::client::legacy::Client;
@@ -189,17 +190,8 @@ async fn proxy_gists(AxumState(proxy): AxumState<Proxy>) -> Response {
     let upstream = fetch(&proxy.client, proxy.upstream.clone());
     match breaker_tokio::call_with_timeout(&BREAKER, UPSTREAM_TIMEOUT, upstream).await {
         Ok(body) => (StatusCode::OK, body).into_response(),
-        Err(Error::Broken(broken)) => {
-            // Whole seconds, rounded up, at least 1 (a Recovering rejection
-            // has retry_after 0: try again soon).
-            let secs = broken.retry_after().as_secs_f64().ceil().max(1.0) as u64;
-            let mut response =
-                (StatusCode::SERVICE_UNAVAILABLE, broken.to_string()).into_response();
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
-            response
-        }
+        // 503 with Retry-After: the time left, in whole seconds rounded up.
+        Err(Error::Broken(broken)) => Rejection::from(broken).into_response(),
         Err(Error::Timeout) => (StatusCode::GATEWAY_TIMEOUT, "upstream timed out").into_response(),
         Err(Error::Inner(e)) => (StatusCode::BAD_GATEWAY, e.to_string()).into_response(),
     }
