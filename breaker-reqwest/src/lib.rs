@@ -4,4 +4,5 @@
 mod middleware;
 
 pub use breaker_core::{CircuitBroken, Config, ConfigError};
+pub use breaker_tokio::http::StatusPolicy;
 pub use middleware::{BreakerMiddleware, circuit_broken, host_and_port};

@@ -7,8 +7,9 @@ use std::sync::Arc;
 use breaker_core::{CircuitBroken, Clock, Config, ConfigError, Outcome};
 use breaker_keyed::KeyedBreakers;
 use breaker_tokio::TokioClock;
+use breaker_tokio::http::StatusPolicy;
 use http::Extensions;
-use reqwest::{Request, Response, StatusCode};
+use reqwest::{Request, Response};
 use reqwest_middleware::{Middleware, Next};
 
 type KeyFn<K> = Box<dyn Fn(&Request) -> K + Send + Sync>;
@@ -23,11 +24,13 @@ type KeyFn<K> = Box<dyn Fn(&Request) -> K + Send + Sync>;
 ///   live in a bounded [`KeyedBreakers`] map (see its eviction rule: a
 ///   Broken host is never evicted).
 /// - **Failures**: a connection error, a timeout, any error sending the
-///   request or reading its head, and a `5xx` response. Other statuses are
-///   successes (the host answered), `429 Too Many Requests` included unless
-///   [`too_many_requests(true)`](Self::too_many_requests). A request that
-///   could not even be built, and an error of another middleware, are
-///   recorded as `Ignored`: they say nothing about the host.
+///   request or reading its head, and a response whose status breaker-tokio's
+///   [`StatusPolicy`] calls a failure: `5xx`, and `429` or `408` when asked
+///   ([`too_many_requests`](Self::too_many_requests),
+///   [`status_policy`](Self::status_policy)). Other statuses are successes
+///   (the host answered). A request that could not even be built, and an
+///   error of another middleware, are recorded as `Ignored`: they say
+///   nothing about the host.
 /// - **Rejection**: while a host's breaker is open, its requests fail at
 ///   once, without touching the network, with
 ///   [`reqwest_middleware::Error::Middleware`] holding the [`CircuitBroken`]
@@ -44,7 +47,7 @@ where
 {
     breakers: Arc<KeyedBreakers<K, C>>,
     key: KeyFn<K>,
-    too_many_requests: bool,
+    policy: StatusPolicy,
 }
 
 impl BreakerMiddleware {
@@ -79,16 +82,23 @@ impl<K, C: Clock> BreakerMiddleware<K, C> {
         BreakerMiddleware {
             breakers: Arc::new(breakers),
             key: Box::new(key),
-            too_many_requests: false,
+            policy: StatusPolicy::SERVER_ERRORS,
         }
+    }
+
+    /// Which response statuses count as failures:
+    /// [`StatusPolicy::SERVER_ERRORS`] (5xx) unless set here.
+    pub fn status_policy(mut self, policy: StatusPolicy) -> Self {
+        self.policy = policy;
+        self
     }
 
     /// Whether `429 Too Many Requests` counts as a failure (`false` by
     /// default: a quota is usually per caller, not the host's health; count
     /// it when the quota is your whole client's and backing off all of it is
-    /// the point).
+    /// the point). Short for the [`StatusPolicy`] setting of the same name.
     pub fn too_many_requests(mut self, failure: bool) -> Self {
-        self.too_many_requests = failure;
+        self.policy = self.policy.too_many_requests(failure);
         self
     }
 
@@ -100,7 +110,7 @@ impl<K, C: Clock> BreakerMiddleware<K, C> {
     /// How a request's result counts against its host.
     fn classify(&self, result: &reqwest_middleware::Result<Response>) -> Outcome {
         match result {
-            Ok(response) => status_outcome(response.status(), self.too_many_requests),
+            Ok(response) => self.policy.outcome(response.status()),
             // The request was never valid: nothing was sent.
             Err(reqwest_middleware::Error::Reqwest(e)) if e.is_builder() => Outcome::Ignored,
             // Connect, timeout, reset, redirect loop: the host did not answer.
@@ -108,16 +118,6 @@ impl<K, C: Clock> BreakerMiddleware<K, C> {
             // Another middleware's own error.
             Err(reqwest_middleware::Error::Middleware(_)) => Outcome::Ignored,
         }
-    }
-}
-
-/// The HTTP status rule: 5xx are failures, 429 when asked, and every other
-/// status a success.
-fn status_outcome(status: StatusCode, too_many_requests: bool) -> Outcome {
-    match status.as_u16() {
-        500..=599 => Outcome::Failure,
-        429 if too_many_requests => Outcome::Failure,
-        _ => Outcome::Success,
     }
 }
 
@@ -187,7 +187,7 @@ impl<K, C: Clock + fmt::Debug> fmt::Debug for BreakerMiddleware<K, C> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("BreakerMiddleware")
             .field("breakers", &self.breakers)
-            .field("too_many_requests", &self.too_many_requests)
+            .field("policy", &self.policy)
             .finish_non_exhaustive()
     }
 }
@@ -195,30 +195,6 @@ impl<K, C: Clock + fmt::Debug> fmt::Debug for BreakerMiddleware<K, C> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn status_table() {
-        let cases = [
-            (200, false, Outcome::Success),
-            (404, false, Outcome::Success),
-            (400, false, Outcome::Success),
-            (408, false, Outcome::Success),
-            (429, false, Outcome::Success),
-            (429, true, Outcome::Failure),
-            (500, false, Outcome::Failure),
-            (503, false, Outcome::Failure),
-            (599, false, Outcome::Failure),
-            (302, false, Outcome::Success),
-        ];
-        for (status, too_many, outcome) in cases {
-            let status = StatusCode::from_u16(status).unwrap();
-            assert_eq!(
-                status_outcome(status, too_many),
-                outcome,
-                "{status} {too_many}"
-            );
-        }
-    }
 
     #[test]
     fn keys_are_host_and_port_with_the_default_port() {

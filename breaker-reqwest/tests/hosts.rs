@@ -186,6 +186,34 @@ async fn too_many_requests_counts_only_when_asked() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn the_status_policy_is_breaker_tokios() {
+    let slow_client = Upstream::answering(StatusCode::REQUEST_TIMEOUT).await;
+    let (client, breakers) = client_with(BreakerMiddleware::new(config()).unwrap());
+    for _ in 0..5 {
+        client.get(slow_client.url()).send().await.unwrap();
+    }
+    assert_eq!(
+        breakers.get(slow_client.key().as_str()).state(),
+        State::Passing
+    );
+
+    let policy = breaker_reqwest::StatusPolicy::SERVER_ERRORS.request_timeout(true);
+    let (client, breakers) = client_with(
+        BreakerMiddleware::new(config())
+            .unwrap()
+            .status_policy(policy),
+    );
+    for _ in 0..5 {
+        client.get(slow_client.url()).send().await.unwrap();
+    }
+    assert_eq!(
+        breakers.get(slow_client.key().as_str()).state(),
+        State::Broken
+    );
+    assert_eq!(slow_client.hits(), 10);
+}
+
+#[tokio::test(start_paused = true)]
 async fn a_key_function_chooses_what_shares_a_breaker() {
     let a = Upstream::answering(StatusCode::SERVICE_UNAVAILABLE).await;
     let b = Upstream::answering(StatusCode::OK).await;
