@@ -8,7 +8,7 @@ use std::sync::{Mutex, PoisonError};
 
 use breaker_core::{
     CircuitBreaker, CircuitBroken, Classify, Clock, Config, ConfigError, DefaultClassifier, Error,
-    OwnedPermit,
+    Nanos, OwnedPermit,
 };
 use papaya::Equivalent;
 
@@ -47,6 +47,12 @@ pub struct KeyedBreakers<K, C: Clock, const N: usize = 10, S = RandomState> {
     overflow: KeyedBreaker<C, N>,
     /// One sweep at a time: two concurrent sweeps would each evict a batch.
     sweeping: Mutex<()>,
+    /// After a sweep that freed nothing, the clock reading (nanoseconds)
+    /// before which no new key sweeps again: new keys go straight to the
+    /// overflow breaker meanwhile. Without it, a flood of new keys into a map
+    /// full of Broken breakers would scan the whole map once per key.
+    sweep_after: AtomicU64,
+    sweeps: AtomicU64,
     evictions: AtomicU64,
     overflowed: AtomicU64,
     config_errors: AtomicU64,
@@ -69,6 +75,8 @@ pub struct Stats {
     pub len: usize,
     /// The bound on the number of keys.
     pub capacity: usize,
+    /// Sweeps of a full map for idle breakers to evict.
+    pub sweeps: u64,
     /// Idle Passing breakers removed to make room for new keys.
     pub evictions: u64,
     /// Lookups of a new key answered with the shared overflow breaker,
@@ -182,6 +190,8 @@ impl<K, C, const N: usize, S> Builder<K, C, N, S> {
             clock: self.clock,
             overflow: KeyedBreaker::new(overflow, true),
             sweeping: Mutex::new(()),
+            sweep_after: AtomicU64::new(0),
+            sweeps: AtomicU64::new(0),
             evictions: AtomicU64::new(0),
             overflowed: AtomicU64::new(0),
             config_errors: AtomicU64::new(0),
@@ -341,11 +351,23 @@ where
     ///
     /// Returns whether a slot is free now (this sweep freed some, or another
     /// thread's sweep did while this one waited for the lock).
+    ///
+    /// A sweep that frees nothing holds off the next one for a bucket's
+    /// length of the base configuration's window (`window / N`): breakers
+    /// change state with time, so sooner would find the same.
     fn sweep(&self) -> bool {
+        if self.clock.now().as_nanos() < self.sweep_after.load(Ordering::Relaxed) {
+            return false;
+        }
         let _one_at_a_time = self.sweeping.lock().unwrap_or_else(PoisonError::into_inner);
         if self.taken.load(Ordering::Acquire) < self.capacity {
             return true;
         }
+        let now = self.clock.now();
+        if now.as_nanos() < self.sweep_after.load(Ordering::Relaxed) {
+            return false;
+        }
+        self.sweeps.fetch_add(1, Ordering::Relaxed);
         let map = self.map.pin();
         let mut evicted = 0;
         for pass in 0..2 {
@@ -371,6 +393,11 @@ where
             }
         }
         self.evictions.fetch_add(evicted, Ordering::Relaxed);
+        if evicted == 0 {
+            let bucket = Nanos::from_duration(self.config.window / N as u32);
+            self.sweep_after
+                .store(now.saturating_add(bucket).as_nanos(), Ordering::Relaxed);
+        }
         evicted > 0
     }
 
@@ -460,6 +487,7 @@ where
         Stats {
             len: self.len(),
             capacity: self.capacity,
+            sweeps: self.sweeps.load(Ordering::Relaxed),
             evictions: self.evictions.load(Ordering::Relaxed),
             overflowed: self.overflowed.load(Ordering::Relaxed),
             config_errors: self.config_errors.load(Ordering::Relaxed),

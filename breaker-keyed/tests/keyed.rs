@@ -209,6 +209,9 @@ fn broken_and_recovering_breakers_are_never_evicted_new_keys_share_the_overflow_
         Stats {
             len: 2,
             capacity: 2,
+            // "c" swept and found nothing; "d" came within the same bucket
+            // of time and went straight to overflow.
+            sweeps: 1,
             evictions: 0,
             overflowed: 3,
             config_errors: 0,
@@ -232,6 +235,30 @@ fn broken_and_recovering_breakers_are_never_evicted_new_keys_share_the_overflow_
 }
 
 #[test]
+fn a_full_map_of_broken_breakers_is_swept_once_per_bucket_not_once_per_new_key() {
+    let clock = MockClock::new();
+    let hosts = map(&clock, 100);
+    for i in 0..100 {
+        fail(&hosts, &format!("down-{i}"));
+    }
+    for i in 0..10_000 {
+        assert!(hosts.get(&*format!("new-{i}")).is_overflow());
+    }
+    let stats = hosts.stats();
+    assert_eq!(
+        (stats.sweeps, stats.overflowed, stats.len),
+        (1, 10_000, 100)
+    );
+    // A bucket (1 s) later, new keys sweep again (and still find nothing).
+    clock.advance(Duration::from_millis(999));
+    assert!(hosts.get("late").is_overflow());
+    assert_eq!(hosts.stats().sweeps, 1);
+    clock.advance(Duration::from_millis(1));
+    assert!(hosts.get("later").is_overflow());
+    assert_eq!(hosts.stats().sweeps, 2);
+}
+
+#[test]
 fn a_breaker_with_a_call_in_flight_or_under_an_operator_is_not_evicted() {
     let clock = MockClock::new();
     let hosts = map(&clock, 3);
@@ -243,8 +270,14 @@ fn a_breaker_with_a_call_in_flight_or_under_an_operator_is_not_evicted() {
     assert!(hosts.get("new").is_overflow());
     assert_eq!(hosts.stats().evictions, 0);
 
-    // The call ends: its breaker is idle Passing again, and goes.
+    // The call ends: its breaker is idle Passing again, and goes, once a
+    // bucket of time (window / 10 = 1 s) has passed since the fruitless sweep.
     permit.success();
+    assert!(
+        hosts.get("new").is_overflow(),
+        "no new sweep within the bucket"
+    );
+    clock.advance(Duration::from_secs(1));
     assert!(!hosts.get("new").is_overflow());
     assert!(!hosts.contains_key("in-flight"));
     assert!(hosts.contains_key("forced") && hosts.contains_key("disabled"));
