@@ -9,7 +9,9 @@
 //! Paths: `single` (one breaker's `call`), `keyed-10` and `keyed-10000` (a
 //! lookup by `&str` plus `call`, walking 10 or 10,000 keys, std's
 //! `RandomState`), `keyed-10000-foldhash` (the same with foldhash),
-//! `keyed-10000-u64-foldhash` (`u64` keys, foldhash). Every
+//! `keyed-10000-u64-foldhash` (`u64` keys, foldhash), and the bare maps of
+//! `benches/maps.rs` with 10,000 `u64` keys: `map-papaya`, `map-hashindex`
+//! (scc), `map-dashmap`. Every
 //! breaker reads `CoarseClock`. Running it with N and with 2N and
 //! subtracting the totals gives the instructions of N calls without the
 //! setup.
@@ -69,6 +71,43 @@ fn keyed_u64(keys: u64, n: u64) {
     assert_eq!(map.stats().evictions, 0);
 }
 
+/// A bare candidate map of `benches/maps.rs` (`u64` keys, `RandomState`,
+/// `Arc`ed breakers): the map's own lookup cost, for the choice of map.
+fn bare_map(map: &str, keys: u64, n: u64) {
+    use std::sync::Arc;
+    let breaker = || Arc::new(CircuitBreaker::new(config(), CoarseClock));
+    let key = |i: u64| black_box((i * 7919) % keys);
+    let ok = || Ok::<u64, u64>(black_box(1));
+    match map {
+        "papaya" => {
+            let map = papaya::HashMap::new();
+            (0..keys).for_each(|k| {
+                map.pin().insert(k, breaker());
+            });
+            for i in 0..n {
+                let _ = black_box(map.pin().get(&key(i)).map(|b| b.call(ok)));
+            }
+        }
+        "hashindex" => {
+            let map = scc::HashIndex::new();
+            (0..keys).for_each(|k| assert!(map.insert_sync(k, breaker()).is_ok()));
+            for i in 0..n {
+                let _ = black_box(map.peek_with(&key(i), |_, b| b.call(ok)));
+            }
+        }
+        "dashmap" => {
+            let map = dashmap::DashMap::new();
+            (0..keys).for_each(|k| {
+                map.insert(k, breaker());
+            });
+            for i in 0..n {
+                let _ = black_box(map.get(&key(i)).map(|b| b.call(ok)));
+            }
+        }
+        other => panic!("unknown map {other}"),
+    }
+}
+
 fn main() {
     let mut args = std::env::args().skip(1);
     let path = args.next().unwrap_or_else(|| "keyed-10000".into());
@@ -87,6 +126,9 @@ fn main() {
         "keyed-10000" => keyed(10_000, RandomState::new(), n),
         "keyed-10000-foldhash" => keyed(10_000, foldhash::fast::FixedState::default(), n),
         "keyed-10000-u64-foldhash" => keyed_u64(10_000, n),
+        "map-papaya" => bare_map("papaya", 10_000, n),
+        "map-hashindex" => bare_map("hashindex", 10_000, n),
+        "map-dashmap" => bare_map("dashmap", 10_000, n),
         other => panic!("unknown path {other}"),
     }
 }
