@@ -35,7 +35,10 @@ pub struct Quorum {
 impl Quorum {
     /// At least `n` live instances (`n >= 2`), whatever the fleet's size.
     pub const fn count(n: u32) -> Self {
-        Self { at_least: n, share: 0.0 }
+        Self {
+            at_least: n,
+            share: 0.0,
+        }
     }
 
     /// At least this share of the live instances (`0.0..=1.0`), and at
@@ -46,7 +49,10 @@ impl Quorum {
 
     /// Raises the fewest instances that form a quorum to `n` (`n >= 2`).
     pub const fn at_least(self, n: u32) -> Self {
-        Self { at_least: n, ..self }
+        Self {
+            at_least: n,
+            ..self
+        }
     }
 
     /// How many Broken reports form a quorum among `live` live instances.
@@ -56,7 +62,9 @@ impl Quorum {
         // of 3 at 2, never 1.
         let ppm = (f64::from(self.share) * 1e6).round() as u64;
         let by_share = (ppm.saturating_mul(live as u64)).div_ceil(1_000_000);
-        usize::try_from(by_share).unwrap_or(usize::MAX).max(self.at_least as usize)
+        usize::try_from(by_share)
+            .unwrap_or(usize::MAX)
+            .max(self.at_least as usize)
     }
 
     fn validate(&self) -> Result<(), ConfigError> {
@@ -235,7 +243,10 @@ pub struct ConfigError {
 
 impl ConfigError {
     pub(crate) fn new(field: &'static str, rule: impl Into<String>) -> Self {
-        Self { field, rule: rule.into() }
+        Self {
+            field,
+            rule: rule.into(),
+        }
     }
 
     /// The field (or `breaker name`, or `url`).

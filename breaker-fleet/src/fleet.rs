@@ -57,6 +57,9 @@ pub struct FleetStats {
     /// Reports and instances dropped because the tables held
     /// [`FleetConfig::max_entries`] already.
     pub overflow: u64,
+    /// Transitions of this instance's breakers that the fleet's task has
+    /// taken in (shared, if they were trips or ends of trips).
+    pub transitions: u64,
     /// Transitions not shared because the queue to the task was full.
     pub lost_transitions: u64,
     /// This instance's own trips and recoveries published.
@@ -71,6 +74,7 @@ pub struct FleetStats {
 struct Counters {
     malformed: AtomicU64,
     overflow: AtomicU64,
+    transitions: AtomicU64,
     lost_transitions: AtomicU64,
     published: AtomicU64,
     advised: AtomicU64,
@@ -89,6 +93,7 @@ impl Counters {
         FleetStats {
             malformed: read(&self.malformed),
             overflow: read(&self.overflow),
+            transitions: read(&self.transitions),
             lost_transitions: read(&self.lost_transitions),
             published: read(&self.published),
             advised: read(&self.advised),
@@ -117,7 +122,10 @@ pub struct FleetListener {
 
 impl Listener for FleetListener {
     fn on_transition(&self, transition: Transition) {
-        let event = Event { breaker: Arc::clone(&self.breaker), transition };
+        let event = Event {
+            breaker: Arc::clone(&self.breaker),
+            transition,
+        };
         if self.events.try_send(event).is_err() {
             Counters::bump(&self.counters.lost_transitions);
         }
@@ -126,7 +134,9 @@ impl Listener for FleetListener {
 
 impl fmt::Debug for FleetListener {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("FleetListener").field("breaker", &self.breaker).finish_non_exhaustive()
+        f.debug_struct("FleetListener")
+            .field("breaker", &self.breaker)
+            .finish_non_exhaustive()
     }
 }
 
@@ -185,7 +195,8 @@ impl Fleet {
     /// Outside a tokio runtime, like `tokio::spawn`.
     pub async fn join(config: FleetConfig) -> Result<Fleet, ConfigError> {
         config.validate()?;
-        let client = Client::open(config.url.as_str()).map_err(|e| ConfigError::new("url", e.to_string()))?;
+        let client = Client::open(config.url.as_str())
+            .map_err(|e| ConfigError::new("url", e.to_string()))?;
         let (events, receiver) = mpsc::channel(config.queue);
         let (joined, mut on_join) = watch::channel(false);
         let join_timeout = config.join_timeout;
@@ -196,7 +207,10 @@ impl Fleet {
                 members: HashMap::new(),
                 advised_until: HashMap::new(),
             }),
-            status: Mutex::new(Status::Degraded { since: SystemTime::now(), error: "not connected yet".into() }),
+            status: Mutex::new(Status::Degraded {
+                since: SystemTime::now(),
+                error: "not connected yet".into(),
+            }),
             counters: Arc::default(),
             events,
             config,
@@ -268,7 +282,11 @@ impl Fleet {
         let built = Arc::new(build(listener));
         let member: Weak<dyn Member> = Arc::downgrade(&built) as Weak<dyn Member>;
         let mut inner = lock(&self.shared.inner);
-        inner.members.entry(breaker.to_owned()).or_default().push(member);
+        inner
+            .members
+            .entry(breaker.to_owned())
+            .or_default()
+            .push(member);
         self.shared.evaluate(&mut inner, breaker, Instant::now());
         Ok(built)
     }
@@ -286,7 +304,9 @@ impl Fleet {
     /// How many live instances (this one included) report `breaker` Broken,
     /// as this instance last heard; 0 while degraded.
     pub fn broken_reporters(&self, breaker: &str) -> usize {
-        lock(&self.shared.inner).view.broken_reporters(breaker, Instant::now())
+        lock(&self.shared.inner)
+            .view
+            .broken_reporters(breaker, Instant::now())
     }
 
     /// How many instances are alive, as this instance last heard (itself
@@ -324,11 +344,21 @@ impl Shared {
         if !inner.connected {
             return;
         }
-        let Some(members) = inner.members.get_mut(breaker) else { return };
+        let Some(members) = inner.members.get_mut(breaker) else {
+            return;
+        };
         members.retain(|member| member.strong_count() > 0);
-        let Some(remaining) = inner.view.quorum(breaker, self.config.quorum, now) else { return };
+        let Some(remaining) = inner.view.quorum(breaker, self.config.quorum, now) else {
+            // The quorum has dissolved: the next one is news, however soon.
+            inner.advised_until.remove(breaker);
+            return;
+        };
         let until = now + remaining;
-        if inner.advised_until.get(breaker).is_some_and(|advised| until <= *advised + SAME_QUORUM) {
+        if inner
+            .advised_until
+            .get(breaker)
+            .is_some_and(|advised| until <= *advised + SAME_QUORUM)
+        {
             return;
         }
         let mut took = false;
@@ -339,7 +369,11 @@ impl Shared {
             }
         }
         if took {
-            tracing::info!(breaker, remaining_ms = remaining.as_millis() as u64, "fleet quorum: breaker advised Broken");
+            tracing::info!(
+                breaker,
+                remaining_ms = remaining.as_millis() as u64,
+                "fleet quorum: breaker advised Broken"
+            );
             inner.advised_until.insert(breaker.to_owned(), until);
         }
     }
@@ -355,14 +389,22 @@ impl Shared {
         let total = Counters::bump(&self.counters.malformed);
         // Logged at 1, 2, 4, 8, ...: a flood of garbage cannot flood the log.
         if total.is_power_of_two() {
-            tracing::warn!(total, what, "fleet: ignored malformed input under the key prefix");
+            tracing::warn!(
+                total,
+                what,
+                "fleet: ignored malformed input under the key prefix"
+            );
         }
     }
 
     fn overflow(&self) {
         let total = Counters::bump(&self.counters.overflow);
         if total.is_power_of_two() {
-            tracing::warn!(total, max = self.config.max_entries, "fleet: table full, entry dropped");
+            tracing::warn!(
+                total,
+                max = self.config.max_entries,
+                "fleet: table full, entry dropped"
+            );
         }
     }
 
@@ -374,9 +416,9 @@ impl Shared {
         let now = Instant::now();
         let mut inner = lock(&self.inner);
         let instance = match &message {
-            Message::Broken { instance, .. } | Message::Clear { instance, .. } | Message::Hello { instance } => {
-                *instance
-            }
+            Message::Broken { instance, .. }
+            | Message::Clear { instance, .. }
+            | Message::Hello { instance } => *instance,
         };
         // Our own messages come back to us; the view has them already.
         if instance == config.instance {
@@ -384,13 +426,24 @@ impl Shared {
         }
         // A message is a sign of life: a new instance counts before the
         // next heartbeat's read of the alive keys.
-        let mut fits = inner.view.note_alive(instance, now + config.alive_ttl).is_ok();
+        let mut fits = inner
+            .view
+            .note_alive(instance, now + config.alive_ttl)
+            .is_ok();
         match message {
-            Message::Broken { breaker, remaining, .. } => {
-                fits &= inner.view.set_report(breaker, instance, now + remaining).is_ok();
+            Message::Broken {
+                breaker, remaining, ..
+            } => {
+                fits &= inner
+                    .view
+                    .set_report(breaker, instance, now + remaining)
+                    .is_ok();
                 self.evaluate(&mut inner, breaker, now);
             }
-            Message::Clear { breaker, .. } => inner.view.clear_report(breaker, instance),
+            Message::Clear { breaker, .. } => {
+                inner.view.clear_report(breaker, instance);
+                self.evaluate(&mut inner, breaker, now);
+            }
             Message::Hello { .. } => self.evaluate_all(&mut inner, now),
         }
         if !fits {
@@ -414,7 +467,8 @@ enum Change {
     Nothing,
 }
 
-fn note_own(own: &mut Own, event: &Event, now: Instant) -> Change {
+fn note_own(own: &mut Own, event: &Event, now: Instant, counters: &Counters) -> Change {
+    Counters::bump(&counters.transitions);
     let breaker = &*event.breaker;
     if is_own_trip(&event.transition) {
         // Never a zero TTL (`PX 0` is an error): at least a millisecond.
@@ -440,11 +494,17 @@ fn failed(e: impl fmt::Display) -> String {
 
 /// The background task: sessions with Redis, and local-only waits between
 /// them. Ends only when the fleet is dropped (aborted).
-async fn run(shared: Arc<Shared>, client: Client, mut events: mpsc::Receiver<Event>, joined: watch::Sender<bool>) {
+async fn run(
+    shared: Arc<Shared>,
+    client: Client,
+    mut events: mpsc::Receiver<Event>,
+    joined: watch::Sender<bool>,
+) {
     let mut own = Own::new();
     let mut failures: u32 = 0;
     loop {
-        let (was_connected, error) = session(&shared, &client, &mut events, &mut own, &joined).await;
+        let (was_connected, error) =
+            session(&shared, &client, &mut events, &mut own, &joined).await;
         {
             let mut inner = lock(&shared.inner);
             inner.connected = false;
@@ -452,8 +512,14 @@ async fn run(shared: Arc<Shared>, client: Client, mut events: mpsc::Receiver<Eve
         }
         if was_connected {
             failures = 0;
-            tracing::warn!(error, "fleet: lost Redis; breakers decide locally until it is back");
-            shared.set_status(Status::Degraded { since: SystemTime::now(), error });
+            tracing::warn!(
+                error,
+                "fleet: lost Redis; breakers decide locally until it is back"
+            );
+            shared.set_status(Status::Degraded {
+                since: SystemTime::now(),
+                error,
+            });
         } else {
             tracing::debug!(error, "fleet: Redis still unreachable");
             let mut status = lock(&shared.status);
@@ -470,7 +536,7 @@ async fn run(shared: Arc<Shared>, client: Client, mut events: mpsc::Receiver<Eve
             tokio::select! {
                 () = &mut wait => break,
                 event = events.recv() => match event {
-                    Some(event) => _ = note_own(&mut own, &event, Instant::now()),
+                    Some(event) => _ = note_own(&mut own, &event, Instant::now(), &shared.counters),
                     None => return,
                 },
             }
@@ -483,7 +549,10 @@ async fn run(shared: Arc<Shared>, client: Client, mut events: mpsc::Receiver<Eve
 /// minimum, capped, plus up to half again at random so a fleet that lost
 /// Redis together does not reconnect in lockstep.
 fn backoff(config: &FleetConfig, failures: u32) -> Duration {
-    let base = config.backoff_min.saturating_mul(1 << failures.min(20)).min(config.backoff_max);
+    let base = config
+        .backoff_min
+        .saturating_mul(1 << failures.min(20))
+        .min(config.backoff_max);
     // A fresh RandomState is randomly keyed: enough spread, no extra crate.
     let spread = RandomState::new().hash_one(failures) % 1024;
     let extra = base.mul_f64(spread as f64 / 2048.0);
@@ -504,7 +573,9 @@ async fn session(
         .set_connection_timeout(Some(config.op_timeout))
         .set_response_timeout(Some(config.op_timeout));
     let connect = async {
-        let conn = client.get_multiplexed_async_connection_with_config(&connection_config).await?;
+        let conn = client
+            .get_multiplexed_async_connection_with_config(&connection_config)
+            .await?;
         let mut pubsub = client.get_async_pubsub().await?;
         pubsub.subscribe(wire::channel(&config.prefix)).await?;
         Ok::<_, redis::RedisError>((conn, pubsub))
@@ -555,7 +626,7 @@ async fn session(
             },
             _ = ticks.tick() => {
                 beats = beats.wrapping_add(1);
-                heartbeat(shared, &mut conn, own, beats % config.resync_every == 0).await
+                heartbeat(shared, &mut conn, own, beats.is_multiple_of(config.resync_every)).await
             }
         };
         if let Err(e) = result {
@@ -565,7 +636,11 @@ async fn session(
 }
 
 /// Says this instance is alive and (again) what it reports Broken.
-async fn announce(shared: &Shared, conn: &mut MultiplexedConnection, own: &mut Own) -> RedisResult<()> {
+async fn announce(
+    shared: &Shared,
+    conn: &mut MultiplexedConnection,
+    own: &mut Own,
+) -> RedisResult<()> {
     let config = &shared.config;
     let now = Instant::now();
     own.retain(|_, (until, _)| *until > now);
@@ -577,7 +652,15 @@ async fn announce(shared: &Shared, conn: &mut MultiplexedConnection, own: &mut O
         .arg("PX")
         .arg(millis(config.alive_ttl))
         .ignore();
-    pipe.cmd("PUBLISH").arg(&channel).arg(Message::Hello { instance: &config.instance }.encode()).ignore();
+    pipe.cmd("PUBLISH")
+        .arg(&channel)
+        .arg(
+            Message::Hello {
+                instance: &config.instance,
+            }
+            .encode(),
+        )
+        .ignore();
     for (breaker, (until, broken_time)) in own.iter() {
         let remaining = *until - now;
         pipe.cmd("SET")
@@ -586,8 +669,15 @@ async fn announce(shared: &Shared, conn: &mut MultiplexedConnection, own: &mut O
             .arg("PX")
             .arg(millis(remaining))
             .ignore();
-        let message = Message::Broken { instance: &config.instance, breaker, remaining };
-        pipe.cmd("PUBLISH").arg(&channel).arg(message.encode()).ignore();
+        let message = Message::Broken {
+            instance: &config.instance,
+            breaker,
+            remaining,
+        };
+        pipe.cmd("PUBLISH")
+            .arg(&channel)
+            .arg(message.encode())
+            .ignore();
     }
     pipe.exec_async(conn).await.map_err(failed)
 }
@@ -595,7 +685,9 @@ async fn announce(shared: &Shared, conn: &mut MultiplexedConnection, own: &mut O
 /// Puts this instance's own reports and life into a view.
 fn put_own(shared: &Shared, view: &mut View, own: &Own, now: Instant) {
     let instance = &shared.config.instance;
-    let mut fits = view.note_alive(instance, now + shared.config.alive_ttl).is_ok();
+    let mut fits = view
+        .note_alive(instance, now + shared.config.alive_ttl)
+        .is_ok();
     for (breaker, (until, _)) in own {
         fits &= view.set_report(breaker, instance, *until).is_ok();
     }
@@ -607,16 +699,25 @@ fn put_own(shared: &Shared, view: &mut View, own: &Own, now: Instant) {
 /// Shares one transition of a local breaker, then checks the quorum on that
 /// breaker again (a breaker that has just left Broken may owe the fleet a
 /// Broken state it could not take while Broken itself).
-async fn publish(shared: &Shared, conn: &mut MultiplexedConnection, own: &mut Own, event: &Event) -> RedisResult<()> {
+async fn publish(
+    shared: &Shared,
+    conn: &mut MultiplexedConnection,
+    own: &mut Own,
+    event: &Event,
+) -> RedisResult<()> {
     let config = &shared.config;
     let breaker = &*event.breaker;
     let now = Instant::now();
-    let change = note_own(own, event, now);
+    let change = note_own(own, event, now, &shared.counters);
     {
         let mut inner = lock(&shared.inner);
         match change {
             Change::Broken(broken_time) => {
-                if inner.view.set_report(breaker, &config.instance, now + broken_time).is_err() {
+                if inner
+                    .view
+                    .set_report(breaker, &config.instance, now + broken_time)
+                    .is_err()
+                {
                     shared.overflow();
                 }
             }
@@ -630,14 +731,32 @@ async fn publish(shared: &Shared, conn: &mut MultiplexedConnection, own: &mut Ow
     let mut pipe = redis::pipe();
     match change {
         Change::Broken(broken_time) => {
-            pipe.cmd("SET").arg(&key).arg(wire::report_value(broken_time)).arg("PX").arg(millis(broken_time)).ignore();
-            let message = Message::Broken { instance: &config.instance, breaker, remaining: broken_time };
-            pipe.cmd("PUBLISH").arg(&channel).arg(message.encode()).ignore();
+            pipe.cmd("SET")
+                .arg(&key)
+                .arg(wire::report_value(broken_time))
+                .arg("PX")
+                .arg(millis(broken_time))
+                .ignore();
+            let message = Message::Broken {
+                instance: &config.instance,
+                breaker,
+                remaining: broken_time,
+            };
+            pipe.cmd("PUBLISH")
+                .arg(&channel)
+                .arg(message.encode())
+                .ignore();
         }
         Change::Clear => {
             pipe.cmd("DEL").arg(&key).ignore();
-            let message = Message::Clear { instance: &config.instance, breaker };
-            pipe.cmd("PUBLISH").arg(&channel).arg(message.encode()).ignore();
+            let message = Message::Clear {
+                instance: &config.instance,
+                breaker,
+            };
+            pipe.cmd("PUBLISH")
+                .arg(&channel)
+                .arg(message.encode())
+                .ignore();
         }
         Change::Nothing => return Ok(()),
     }
@@ -648,7 +767,12 @@ async fn publish(shared: &Shared, conn: &mut MultiplexedConnection, own: &mut Ow
 
 /// One heartbeat: renew this instance's alive key, read who else is alive,
 /// and every `resync`-th beat read all reports again.
-async fn heartbeat(shared: &Shared, conn: &mut MultiplexedConnection, own: &Own, resync: bool) -> RedisResult<()> {
+async fn heartbeat(
+    shared: &Shared,
+    conn: &mut MultiplexedConnection,
+    own: &Own,
+    resync: bool,
+) -> RedisResult<()> {
     let config = &shared.config;
     redis::cmd("SET")
         .arg(wire::alive_key(&config.prefix, &config.instance))
@@ -658,7 +782,11 @@ async fn heartbeat(shared: &Shared, conn: &mut MultiplexedConnection, own: &Own,
         .exec_async(conn)
         .await
         .map_err(failed)?;
-    let fresh = if resync { Some(read_fleet(shared, conn).await?) } else { None };
+    let fresh = if resync {
+        Some(read_fleet(shared, conn).await?)
+    } else {
+        None
+    };
     let live = read_live(shared, conn).await?;
     let now = Instant::now();
     let mut inner = lock(&shared.inner);
@@ -717,7 +845,10 @@ async fn read_fleet(shared: &Shared, conn: &mut MultiplexedConnection) -> RedisR
 }
 
 /// Reads the alive keys: instance -> alive until.
-async fn read_live(shared: &Shared, conn: &mut MultiplexedConnection) -> RedisResult<HashMap<String, Instant>> {
+async fn read_live(
+    shared: &Shared,
+    conn: &mut MultiplexedConnection,
+) -> RedisResult<HashMap<String, Instant>> {
     let config = &shared.config;
     let keys = scan(shared, conn, &wire::alive_pattern(&config.prefix)).await?;
     let until = Instant::now() + config.alive_ttl;
@@ -733,7 +864,11 @@ async fn read_live(shared: &Shared, conn: &mut MultiplexedConnection) -> RedisRe
 
 /// The keys matching `pattern`, at most `max_entries` of them (the rest are
 /// counted as overflow), without duplicates (`SCAN` may repeat a key).
-async fn scan(shared: &Shared, conn: &mut MultiplexedConnection, pattern: &str) -> RedisResult<Vec<Vec<u8>>> {
+async fn scan(
+    shared: &Shared,
+    conn: &mut MultiplexedConnection,
+    pattern: &str,
+) -> RedisResult<Vec<Vec<u8>>> {
     let max = shared.config.max_entries;
     let mut keys = HashSet::new();
     let mut cursor: u64 = 0;

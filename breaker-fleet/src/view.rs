@@ -25,18 +25,35 @@ pub(crate) struct View {
 
 impl View {
     pub(crate) fn new(max_entries: usize) -> Self {
-        Self { reports: HashMap::new(), reports_len: 0, live: HashMap::new(), max_entries }
+        Self {
+            reports: HashMap::new(),
+            reports_len: 0,
+            live: HashMap::new(),
+            max_entries,
+        }
     }
 
-    pub(crate) fn set_report(&mut self, breaker: &str, instance: &str, until: Instant) -> Result<(), Full> {
-        if let Some(slot) = self.reports.get_mut(breaker).and_then(|r| r.get_mut(instance)) {
+    pub(crate) fn set_report(
+        &mut self,
+        breaker: &str,
+        instance: &str,
+        until: Instant,
+    ) -> Result<(), Full> {
+        if let Some(slot) = self
+            .reports
+            .get_mut(breaker)
+            .and_then(|r| r.get_mut(instance))
+        {
             *slot = until;
             return Ok(());
         }
         if self.reports_len >= self.max_entries {
             return Err(Full);
         }
-        self.reports.entry(breaker.to_owned()).or_default().insert(instance.to_owned(), until);
+        self.reports
+            .entry(breaker.to_owned())
+            .or_default()
+            .insert(instance.to_owned(), until);
         self.reports_len += 1;
         Ok(())
     }
@@ -92,10 +109,14 @@ impl View {
     /// The live instances' reports on `breaker` still running at `now`,
     /// as their ends.
     fn live_reports(&self, breaker: &str, now: Instant) -> Vec<Instant> {
-        let Some(reports) = self.reports.get(breaker) else { return Vec::new() };
+        let Some(reports) = self.reports.get(breaker) else {
+            return Vec::new();
+        };
         reports
             .iter()
-            .filter(|(instance, until)| **until > now && self.live.get(*instance).is_some_and(|l| *l > now))
+            .filter(|(instance, until)| {
+                **until > now && self.live.get(*instance).is_some_and(|l| *l > now)
+            })
             .map(|(_, until)| *until)
             .collect()
     }
@@ -151,7 +172,11 @@ mod tests {
         let mut view = fleet(now, &["a", "b", "c", "d", "e"]);
         view.set_report("db", "a", now + secs(5)).unwrap();
         view.set_report("db", "b", now + secs(50_000)).unwrap();
-        assert_eq!(view.quorum("db", Quorum::share(0.5), now), None, "2 of 5 is below half");
+        assert_eq!(
+            view.quorum("db", Quorum::share(0.5), now),
+            None,
+            "2 of 5 is below half"
+        );
         view.set_report("db", "c", now + secs(8)).unwrap();
         // Three needed: the third-longest report (5 s) ends the quorum; b's
         // 50,000 s changes nothing.
@@ -171,12 +196,19 @@ mod tests {
         assert_eq!(view.broken_reporters("db", now), 1);
         view.set_report("db", "b", now + secs(1)).unwrap();
         assert_eq!(view.quorum("db", Quorum::count(2), now), Some(secs(1)));
-        assert_eq!(view.quorum("db", Quorum::count(2), now + secs(1)), None, "b's report ended");
+        assert_eq!(
+            view.quorum("db", Quorum::count(2), now + secs(1)),
+            None,
+            "b's report ended"
+        );
         // Later, the alive keys are read again: c is gone, and so is a.
         view.replace_live(HashMap::from([("b".to_owned(), now + secs(9))]));
         assert_eq!(view.broken_reporters("db", now), 1);
         view.prune(now + secs(2));
-        assert_eq!(view.reports_len, 2, "a's and ghost's reports run on; b's ended");
+        assert_eq!(
+            view.reports_len, 2,
+            "a's and ghost's reports run on; b's ended"
+        );
         assert_eq!(view.live_count(now + secs(2)), 1);
     }
 
@@ -187,7 +219,11 @@ mod tests {
         view.set_report("db", "a", now + secs(1)).unwrap();
         view.set_report("db", "b", now + secs(1)).unwrap();
         assert_eq!(view.set_report("db", "c", now + secs(1)), Err(Full));
-        assert_eq!(view.set_report("db", "a", now + secs(2)), Ok(()), "an update takes no room");
+        assert_eq!(
+            view.set_report("db", "a", now + secs(2)),
+            Ok(()),
+            "an update takes no room"
+        );
         view.clear_report("db", "a");
         assert_eq!(view.set_report("cache", "c", now + secs(1)), Ok(()));
         view.note_alive("a", now).unwrap();

@@ -30,7 +30,9 @@ pub(crate) const NAME_RULE_NO_COLON: &str =
 pub(crate) fn valid_name(name: &str, colon: bool) -> bool {
     (1..=MAX_NAME).contains(&name.len())
         && name.bytes().all(|b| {
-            b.is_ascii_graphic() && !matches!(b, b'*' | b'?' | b'[' | b']' | b'\\') && (colon || b != b':')
+            b.is_ascii_graphic()
+                && !matches!(b, b'*' | b'?' | b'[' | b']' | b'\\')
+                && (colon || b != b':')
         })
 }
 
@@ -91,7 +93,11 @@ pub(crate) fn parse_report(value: &[u8], pttl_ms: i64, max: Duration) -> Option<
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Message<'m> {
     /// `instance` reports `breaker` Broken for `remaining` more.
-    Broken { instance: &'m str, breaker: &'m str, remaining: Duration },
+    Broken {
+        instance: &'m str,
+        breaker: &'m str,
+        remaining: Duration,
+    },
     /// `instance` no longer reports `breaker` Broken.
     Clear { instance: &'m str, breaker: &'m str },
     /// `instance` has just joined.
@@ -101,7 +107,11 @@ pub(crate) enum Message<'m> {
 impl Message<'_> {
     pub(crate) fn encode(&self) -> String {
         match self {
-            Message::Broken { instance, breaker, remaining } => {
+            Message::Broken {
+                instance,
+                breaker,
+                remaining,
+            } => {
                 format!("v1 broken {instance} {breaker} {}", remaining.as_millis())
             }
             Message::Clear { instance, breaker } => format!("v1 clear {instance} {breaker}"),
@@ -117,14 +127,21 @@ impl Message<'_> {
         let instance = words.next().filter(|i| valid_name(i, false))?;
         let message = match kind {
             "hello" => Message::Hello { instance },
-            "clear" => Message::Clear { instance, breaker: words.next().filter(|b| valid_name(b, true))? },
+            "clear" => Message::Clear {
+                instance,
+                breaker: words.next().filter(|b| valid_name(b, true))?,
+            },
             "broken" => {
                 let breaker = words.next().filter(|b| valid_name(b, true))?;
                 let remaining = parse_ms(words.next()?, max)?;
                 if remaining.is_zero() {
                     return None;
                 }
-                Message::Broken { instance, breaker, remaining }
+                Message::Broken {
+                    instance,
+                    breaker,
+                    remaining,
+                }
             }
             _ => return None,
         };
@@ -150,10 +167,20 @@ mod tests {
 
     #[test]
     fn messages_round_trip() {
-        let broken = Message::Broken { instance: "pod-1", breaker: "db:5432", remaining: Duration::from_millis(1500) };
+        let broken = Message::Broken {
+            instance: "pod-1",
+            breaker: "db:5432",
+            remaining: Duration::from_millis(1500),
+        };
         assert_eq!(broken.encode(), "v1 broken pod-1 db:5432 1500");
-        assert_eq!(Message::parse(broken.encode().as_bytes(), HOUR), Some(broken));
-        let clear = Message::Clear { instance: "pod-1", breaker: "db" };
+        assert_eq!(
+            Message::parse(broken.encode().as_bytes(), HOUR),
+            Some(broken)
+        );
+        let clear = Message::Clear {
+            instance: "pod-1",
+            breaker: "db",
+        };
         assert_eq!(Message::parse(clear.encode().as_bytes(), HOUR), Some(clear));
         let hello = Message::Hello { instance: "pod-1" };
         assert_eq!(Message::parse(hello.encode().as_bytes(), HOUR), Some(hello));
@@ -185,7 +212,12 @@ mod tests {
             b"v1 broken \xc3\xa9 db 10",
         ];
         for payload in bad {
-            assert_eq!(Message::parse(payload, HOUR), None, "{:?}", String::from_utf8_lossy(payload));
+            assert_eq!(
+                Message::parse(payload, HOUR),
+                None,
+                "{:?}",
+                String::from_utf8_lossy(payload)
+            );
         }
         let long = format!("v1 hello {}", "x".repeat(129));
         assert_eq!(Message::parse(long.as_bytes(), HOUR), None);
@@ -194,7 +226,10 @@ mod tests {
     #[test]
     fn keys_parse_back_and_reject_strangers() {
         let key = report_key("svc", "api.example:443", "pod-7");
-        assert_eq!(parse_report_key("svc", key.as_bytes()), Some(("api.example:443", "pod-7")));
+        assert_eq!(
+            parse_report_key("svc", key.as_bytes()),
+            Some(("api.example:443", "pod-7"))
+        );
         assert_eq!(parse_report_key("svc", b"svc:b:db"), None);
         assert_eq!(parse_report_key("svc", b"svc:b::pod"), None);
         assert_eq!(parse_report_key("svc", b"svc:b:db:"), None);
@@ -210,11 +245,18 @@ mod tests {
     fn reports_need_a_value_and_a_bounded_expiry() {
         let value = report_value(Duration::from_secs(30));
         assert_eq!(value, "v1 broken 30000");
-        assert_eq!(parse_report(value.as_bytes(), 12_000, HOUR), Some(Duration::from_secs(12)));
+        assert_eq!(
+            parse_report(value.as_bytes(), 12_000, HOUR),
+            Some(Duration::from_secs(12))
+        );
         assert_eq!(parse_report(value.as_bytes(), -1, HOUR), None, "no expiry");
         assert_eq!(parse_report(value.as_bytes(), -2, HOUR), None, "gone");
         assert_eq!(parse_report(value.as_bytes(), 0, HOUR), None);
-        assert_eq!(parse_report(value.as_bytes(), 3_600_001, HOUR), None, "past the bound");
+        assert_eq!(
+            parse_report(value.as_bytes(), 3_600_001, HOUR),
+            None,
+            "past the bound"
+        );
         assert_eq!(parse_report(b"v1 broken x", 1000, HOUR), None);
         assert_eq!(parse_report(b"broken", 1000, HOUR), None);
         assert_eq!(parse_report(b"\xff", 1000, HOUR), None);

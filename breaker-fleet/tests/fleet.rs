@@ -53,10 +53,16 @@ struct Instance {
 }
 
 async fn join(server: &RedisServer, id: &str) -> Instance {
-    let fleet = Fleet::join(fleet_config(server, id)).await.expect("a valid config");
+    let fleet = Fleet::join(fleet_config(server, id))
+        .await
+        .expect("a valid config");
     assert_eq!(fleet.status(), Status::Connected, "{id} joined");
     let clock: &'static MockClock = Box::leak(Box::new(MockClock::new()));
-    let db = fleet.breaker("db", |l| CircuitBreaker::with_listener(breaker_config(), clock, l)).unwrap();
+    let db = fleet
+        .breaker("db", |l| {
+            CircuitBreaker::with_listener(breaker_config(), clock, l)
+        })
+        .unwrap();
     Instance { fleet, db, clock }
 }
 
@@ -71,10 +77,20 @@ async fn eventually(what: &str, bound: Duration, mut condition: impl FnMut() -> 
 }
 
 /// The same, for a condition read from Redis.
-async fn eventually_in_redis(conn: &mut MultiplexedConnection, what: &str, bound: Duration, key: &str, exists: bool) {
+async fn eventually_in_redis(
+    conn: &mut MultiplexedConnection,
+    what: &str,
+    bound: Duration,
+    key: &str,
+    exists: bool,
+) {
     let start = Instant::now();
     loop {
-        let found: bool = redis::cmd("EXISTS").arg(key).query_async(conn).await.unwrap_or(false);
+        let found: bool = redis::cmd("EXISTS")
+            .arg(key)
+            .query_async(conn)
+            .await
+            .unwrap_or(false);
         if found == exists {
             return;
         }
@@ -84,14 +100,21 @@ async fn eventually_in_redis(conn: &mut MultiplexedConnection, what: &str, bound
 }
 
 async fn connect(server: &RedisServer) -> MultiplexedConnection {
-    redis::Client::open(server.url()).unwrap().get_multiplexed_async_connection().await.unwrap()
+    redis::Client::open(server.url())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap()
 }
 
 /// Fails calls until the breaker trips (one does on a fresh window; more
 /// after successes).
 fn trip(b: &Breaker) {
     for _ in 0..1000 {
-        assert!(matches!(b.call(|| Err::<(), _>("down")), Err(Error::Inner("down"))));
+        assert!(matches!(
+            b.call(|| Err::<(), _>("down")),
+            Err(Error::Inner("down"))
+        ));
         if b.state() == State::Broken {
             return;
         }
@@ -101,9 +124,11 @@ fn trip(b: &Breaker) {
 
 async fn all_live(fleet: &[&Instance], n: usize) {
     for i in fleet {
-        eventually(&format!("{} sees {n} live instances", i.fleet.instance()), PROPAGATION, || {
-            i.fleet.live_instances() == n
-        })
+        eventually(
+            &format!("{} sees {n} live instances", i.fleet.instance()),
+            PROPAGATION,
+            || i.fleet.live_instances() == n,
+        )
         .await;
     }
 }
@@ -119,35 +144,58 @@ async fn one_trip_alone_does_not_break_the_fleet_two_do() {
     // a trips alone: b and c hear it, and stay Passing (1 of 3 is no quorum).
     trip(&a.db);
     for i in [&b, &c] {
-        eventually("a's report arrives", PROPAGATION, || i.fleet.broken_reporters("db") == 1).await;
+        eventually("a's report arrives", PROPAGATION, || {
+            i.fleet.broken_reporters("db") == 1
+        })
+        .await;
         assert_eq!(i.db.state(), State::Passing);
         assert_eq!(i.fleet.stats().advised, 0);
     }
 
     // b trips too: 2 of 3 live instances is a quorum, and c breaks.
     trip(&b.db);
-    let took = eventually("c is advised Broken", PROPAGATION, || c.db.state() == State::Broken).await;
+    let took = eventually("c is advised Broken", PROPAGATION, || {
+        c.db.state() == State::Broken
+    })
+    .await;
     println!("quorum-forming trip to c's Broken: {took:?}");
     assert_eq!(c.fleet.stats().advised, 1);
     assert_eq!(c.db.metrics().trips, 0, "advice is not a trip");
     // The quorum lasts as long as the shorter of the two reports (both
     // 30 s, less the few ms it took to cross the fleet).
     let advised = c.db.retry_after();
-    assert!(advised <= BROKEN_TIME && advised > BROKEN_TIME - PROPAGATION, "{advised:?}");
-    assert!(matches!(c.db.call(|| Ok::<_, ()>(())), Err(Error::Broken(_))));
+    assert!(
+        advised <= BROKEN_TIME && advised > BROKEN_TIME - PROPAGATION,
+        "{advised:?}"
+    );
+    assert!(matches!(
+        c.db.call(|| Ok::<_, ()>(())),
+        Err(Error::Broken(_))
+    ));
 
     // Then c probes with its own ramp: p(0) = 0, p(half way) = 2^0.5 - 1.
     c.clock.advance(advised);
     assert_eq!(c.db.state(), State::Recovering);
-    assert!(matches!(c.db.call(|| Ok::<_, ()>(())), Err(Error::Broken(e)) if e.state() == State::Recovering));
+    assert!(
+        matches!(c.db.call(|| Ok::<_, ()>(())), Err(Error::Broken(e)) if e.state() == State::Recovering)
+    );
     c.clock.advance(RECOVERY_TIME / 2);
-    let admitted = (0..10).filter(|_| c.db.call(|| Ok::<_, ()>(())).is_ok()).count();
+    let admitted = (0..10)
+        .filter(|_| c.db.call(|| Ok::<_, ()>(())).is_ok())
+        .count();
     assert_eq!(admitted, 4, "10 x 0.414 owed calls");
     c.clock.advance(RECOVERY_TIME / 2);
     assert!(c.db.call(|| Ok::<_, ()>(())).is_ok());
     assert_eq!(c.db.state(), State::Passing);
-    // The same quorum (still reported) is not advised twice.
+    // The same quorum (still reported) is not advised twice: once c's task
+    // has taken in all three transitions (advised Broken, Recovering,
+    // Passing), c is still Passing.
+    eventually("c's transitions taken in", PROPAGATION, || {
+        c.fleet.stats().transitions == 3
+    })
+    .await;
     assert_eq!(c.fleet.stats().advised, 1);
+    assert_eq!(c.db.state(), State::Passing);
 }
 
 #[tokio::test]
@@ -159,12 +207,22 @@ async fn an_instance_joining_a_broken_fleet_rejects_from_its_first_call() {
     trip(&a.db);
     trip(&b.db);
     for id in ["a", "b"] {
-        eventually_in_redis(&mut redis, "the report is written", PROPAGATION, &format!("test:b:db:{id}"), true).await;
+        eventually_in_redis(
+            &mut redis,
+            "the report is written",
+            PROPAGATION,
+            &format!("test:b:db:{id}"),
+            true,
+        )
+        .await;
     }
 
     let d = join(&server, "d").await;
     assert_eq!(d.fleet.broken_reporters("db"), 2);
-    assert!(matches!(d.db.call(|| Ok::<_, ()>(())), Err(Error::Broken(_))), "rejected from the first call");
+    assert!(
+        matches!(d.db.call(|| Ok::<_, ()>(())), Err(Error::Broken(_))),
+        "rejected from the first call"
+    );
     assert_eq!(d.db.metrics().call_count, 1);
     assert_eq!(d.fleet.stats().advised, 1);
 }
@@ -179,7 +237,10 @@ async fn redis_down_means_local_only_and_back_means_rejoin() {
 
     server.kill();
     for i in [&a, &b, &c] {
-        eventually("Degraded", PROPAGATION, || matches!(i.fleet.status(), Status::Degraded { .. })).await;
+        eventually("Degraded", PROPAGATION, || {
+            matches!(i.fleet.status(), Status::Degraded { .. })
+        })
+        .await;
         assert_eq!(i.fleet.live_instances(), 0);
     }
     // Calls flow, decided locally; a trip is still a trip.
@@ -194,19 +255,39 @@ async fn redis_down_means_local_only_and_back_means_rejoin() {
 
     server.restart();
     for i in [&a, &b, &c] {
-        eventually("Connected again", Duration::from_secs(5), || i.fleet.status() == Status::Connected).await;
+        eventually("Connected again", Duration::from_secs(5), || {
+            i.fleet.status() == Status::Connected
+        })
+        .await;
         assert_eq!(i.fleet.stats().joins, 2);
     }
     // The trips made while Redis was away are published on rejoin, and form
     // the quorum that breaks c.
     let mut redis = connect(&server).await;
     for id in ["a", "b"] {
-        eventually_in_redis(&mut redis, "the report is republished", PROPAGATION, &format!("test:b:db:{id}"), true).await;
+        eventually_in_redis(
+            &mut redis,
+            "the report is republished",
+            PROPAGATION,
+            &format!("test:b:db:{id}"),
+            true,
+        )
+        .await;
     }
     for id in ["a", "b", "c"] {
-        eventually_in_redis(&mut redis, "alive again", PROPAGATION, &format!("test:alive:{id}"), true).await;
+        eventually_in_redis(
+            &mut redis,
+            "alive again",
+            PROPAGATION,
+            &format!("test:alive:{id}"),
+            true,
+        )
+        .await;
     }
-    eventually("c is advised Broken after the rejoin", PROPAGATION, || c.db.state() == State::Broken).await;
+    eventually("c is advised Broken after the rejoin", PROPAGATION, || {
+        c.db.state() == State::Broken
+    })
+    .await;
 }
 
 #[tokio::test]
@@ -228,11 +309,19 @@ async fn garbage_messages_and_keys_are_ignored_and_counted() {
         b"\xff\xfe\xfd",
     ];
     for m in messages {
-        let receivers: u32 = redis::cmd("PUBLISH").arg("test:events").arg(*m).query_async(&mut redis).await.unwrap();
+        let receivers: u32 = redis::cmd("PUBLISH")
+            .arg("test:events")
+            .arg(*m)
+            .query_async(&mut redis)
+            .await
+            .unwrap();
         assert_eq!(receivers, 1);
     }
     let n = messages.len() as u64;
-    eventually("every garbage message counted", PROPAGATION, || a.fleet.stats().malformed == n).await;
+    eventually("every garbage message counted", PROPAGATION, || {
+        a.fleet.stats().malformed == n
+    })
+    .await;
     assert_eq!(a.db.state(), State::Passing);
     assert_eq!(a.fleet.broken_reporters("db"), 0);
 
@@ -249,13 +338,19 @@ async fn garbage_messages_and_keys_are_ignored_and_counted() {
         set(b"test:b:db:evil1", b"nonsense", Some(60_000)),
         set(b"test:b:db:evil2", b"v1 broken 1000", None), // never expires
         set(b"test:b:db:evil3", b"v1 broken 1000", Some(7_200_000)), // past max_report
-        set(b"test:b:db", b"v1 broken 1000", Some(60_000)),         // no instance
-        set(b"test:b:db:\xff", b"v1 broken 1000", Some(60_000)),     // not UTF-8
+        set(b"test:b:db", b"v1 broken 1000", Some(60_000)), // no instance
+        set(b"test:b:db:\xff", b"v1 broken 1000", Some(60_000)), // not UTF-8
     ];
     for cmd in &garbage {
         let _: () = cmd.query_async(&mut redis).await.unwrap();
     }
-    let _: () = redis::cmd("HSET").arg("test:b:db:evil4").arg("f").arg("v").query_async(&mut redis).await.unwrap();
+    let _: () = redis::cmd("HSET")
+        .arg("test:b:db:evil4")
+        .arg("f")
+        .arg("v")
+        .query_async(&mut redis)
+        .await
+        .unwrap();
     let e = join(&server, "e").await;
     assert_eq!(e.fleet.stats().malformed, garbage.len() as u64 + 1);
     assert_eq!(e.db.state(), State::Passing);
@@ -265,34 +360,65 @@ async fn garbage_messages_and_keys_are_ignored_and_counted() {
     // (3 of 6 live: a, e, f and the three): the breaker takes no more than its own longest broken
     // time (30 s here), then probes as usual.
     for evil in ["evil-a", "evil-b", "evil-c"] {
-        let _: () = set(format!("test:alive:{evil}").as_bytes(), b"v1", Some(60_000)).query_async(&mut redis).await.unwrap();
-        let _: () = set(format!("test:b:pay:{evil}").as_bytes(), b"v1 broken 1800000", Some(1_800_000))
+        let _: () = set(format!("test:alive:{evil}").as_bytes(), b"v1", Some(60_000))
             .query_async(&mut redis)
             .await
             .unwrap();
+        let _: () = set(
+            format!("test:b:pay:{evil}").as_bytes(),
+            b"v1 broken 1800000",
+            Some(1_800_000),
+        )
+        .query_async(&mut redis)
+        .await
+        .unwrap();
     }
     let f = join(&server, "f").await;
-    let pay = f.fleet.breaker("pay", |l| CircuitBreaker::with_listener(breaker_config(), f.clock, l)).unwrap();
+    let pay = f
+        .fleet
+        .breaker("pay", |l| {
+            CircuitBreaker::with_listener(breaker_config(), f.clock, l)
+        })
+        .unwrap();
     assert_eq!(pay.state(), State::Broken);
-    assert_eq!(pay.retry_after(), BROKEN_TIME, "clamped to the breaker's own bound");
+    assert_eq!(
+        pay.retry_after(),
+        BROKEN_TIME,
+        "clamped to the breaker's own bound"
+    );
     f.clock.advance(BROKEN_TIME);
     assert_eq!(pay.state(), State::Recovering);
 }
 
 #[tokio::test]
 async fn invalid_names_are_refused() {
-    let err = Fleet::join(FleetConfig::new("redis://127.0.0.1:1/", "a:b")).await.unwrap_err();
-    assert_eq!(err.to_string(), "invalid fleet instance: 1 to 128 printable ASCII characters, without spaces, ':' or any of * ? [ ] \\");
-    let err = Fleet::join(FleetConfig::new("no-such-scheme://x", "a")).await.unwrap_err();
+    let err = Fleet::join(FleetConfig::new("redis://127.0.0.1:1/", "a:b"))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "invalid fleet instance: 1 to 128 printable ASCII characters, without spaces, ':' or any of * ? [ ] \\"
+    );
+    let err = Fleet::join(FleetConfig::new("no-such-scheme://x", "a"))
+        .await
+        .unwrap_err();
     assert_eq!(err.field(), "url");
     // Redis being unreachable is not an error: the fleet is local-only.
-    let fleet = Fleet::join(FleetConfig::new("redis://127.0.0.1:1/", "a").join_timeout(Duration::from_millis(50)))
-        .await
-        .unwrap();
+    let fleet = Fleet::join(
+        FleetConfig::new("redis://127.0.0.1:1/", "a").join_timeout(Duration::from_millis(50)),
+    )
+    .await
+    .unwrap();
     assert!(matches!(fleet.status(), Status::Degraded { .. }));
     let clock: &'static MockClock = Box::leak(Box::new(MockClock::new()));
-    let bad = fleet.breaker("has space", |l| CircuitBreaker::with_listener(breaker_config(), clock, l));
+    let bad = fleet.breaker("has space", |l| {
+        CircuitBreaker::with_listener(breaker_config(), clock, l)
+    });
     assert_eq!(bad.unwrap_err().field(), "breaker name");
-    let ok = fleet.breaker("db", |l| CircuitBreaker::with_listener(breaker_config(), clock, l)).unwrap();
+    let ok = fleet
+        .breaker("db", |l| {
+            CircuitBreaker::with_listener(breaker_config(), clock, l)
+        })
+        .unwrap();
     assert_eq!(ok.call(|| Ok::<_, ()>(1)), Ok(1));
 }

@@ -27,10 +27,18 @@ impl RedisServer {
     /// If `redis-server` is not installed (Debian: `apt-get install
     /// redis-server`) or does not answer within 10 s.
     pub fn start() -> Self {
-        let port = TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("a free port").port();
-        let dir = std::env::temp_dir().join(format!("breaker-fleet-redis-{}-{port}", std::process::id()));
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let dir =
+            std::env::temp_dir().join(format!("breaker-fleet-redis-{}-{port}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("a temporary directory for redis-server");
-        let mut server = Self { port, dir, child: None };
+        let mut server = Self {
+            port,
+            dir,
+            child: None,
+        };
         server.restart();
         server
     }
@@ -55,7 +63,16 @@ impl RedisServer {
     pub fn restart(&mut self) {
         self.kill();
         let spawned = Command::new("redis-server")
-            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .args([
+                "--port",
+                &self.port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
             .args(["--dir", self.dir.to_str().expect("a UTF-8 temp path")])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -71,16 +88,24 @@ impl RedisServer {
         self.child = Some(child);
         let deadline = Instant::now() + STARTUP;
         while !self.answers_ping() {
-            assert!(Instant::now() < deadline, "redis-server did not answer PING on port {} within {STARTUP:?}", self.port);
+            assert!(
+                Instant::now() < deadline,
+                "redis-server did not answer PING on port {} within {STARTUP:?}",
+                self.port
+            );
             std::thread::sleep(Duration::from_millis(10));
         }
     }
 
     fn answers_ping(&self) -> bool {
-        let Ok(mut stream) = TcpStream::connect(("127.0.0.1", self.port)) else { return false };
+        let Ok(mut stream) = TcpStream::connect(("127.0.0.1", self.port)) else {
+            return false;
+        };
         let _ = stream.set_read_timeout(Some(Duration::from_secs(1)));
         let mut reply = [0u8; 7];
-        stream.write_all(b"PING\r\n").is_ok() && stream.read_exact(&mut reply).is_ok() && &reply == b"+PONG\r\n"
+        stream.write_all(b"PING\r\n").is_ok()
+            && stream.read_exact(&mut reply).is_ok()
+            && &reply == b"+PONG\r\n"
     }
 }
 
