@@ -291,6 +291,45 @@ async fn redis_down_means_local_only_and_back_means_rejoin() {
 }
 
 #[tokio::test]
+async fn a_stuck_redis_means_local_only_until_it_answers_again() {
+    let server = RedisServer::start();
+    let a = join(&server, "a").await;
+    let b = join(&server, "b").await;
+    all_live(&[&a, &b], 2).await;
+
+    // Connections stay open but nothing answers: the next heartbeat's SET
+    // times out (op_timeout, 500 ms by default).
+    server.pause();
+    for i in [&a, &b] {
+        let bound = Duration::from_secs(5);
+        eventually("Degraded", bound, || {
+            matches!(i.fleet.status(), Status::Degraded { .. })
+        })
+        .await;
+        match i.fleet.status() {
+            Status::Degraded { error, .. } => assert!(error.contains("timed out"), "{error}"),
+            Status::Connected => unreachable!(),
+            _ => unreachable!("a new status"),
+        }
+    }
+    for i in [&a, &b] {
+        for _ in 0..100 {
+            assert_eq!(i.db.call(|| Ok::<_, ()>(7)), Ok(7));
+        }
+    }
+
+    server.resume();
+    for i in [&a, &b] {
+        eventually("Connected again", Duration::from_secs(5), || {
+            i.fleet.status() == Status::Connected
+        })
+        .await;
+        assert_eq!(i.fleet.stats().joins, 2);
+    }
+    all_live(&[&a, &b], 2).await;
+}
+
+#[tokio::test]
 async fn garbage_messages_and_keys_are_ignored_and_counted() {
     let server = RedisServer::start();
     let mut redis = connect(&server).await;

@@ -54,9 +54,35 @@ impl RedisServer {
     /// Kills the server (SIGKILL: no goodbye to the clients).
     pub fn kill(&mut self) {
         if let Some(mut child) = self.child.take() {
+            // A paused server dies of SIGKILL all the same.
             let _ = child.kill();
             let _ = child.wait();
         }
+    }
+
+    /// Freezes the server (SIGSTOP): connections stay open, nothing answers,
+    /// as with a Redis that is overloaded or stuck.
+    pub fn pause(&self) {
+        self.signal("-STOP");
+    }
+
+    /// Thaws a paused server (SIGCONT).
+    pub fn resume(&self) {
+        self.signal("-CONT");
+    }
+
+    fn signal(&self, signal: &str) {
+        let pid = self
+            .child
+            .as_ref()
+            .expect("a running server")
+            .id()
+            .to_string();
+        let status = Command::new("kill")
+            .args([signal, &pid])
+            .status()
+            .expect("kill(1)");
+        assert!(status.success(), "kill {signal} {pid}");
     }
 
     /// Starts the server again on the same port (empty: nothing is saved).
