@@ -12,7 +12,7 @@ use std::time::{Duration, SystemTime};
 use breaker_core::{CircuitBreaker, Clock, Listener, Transition};
 use futures_util::StreamExt;
 use redis::aio::MultiplexedConnection;
-use redis::{AsyncConnectionConfig, Client, Value};
+use redis::{AsyncConnectionConfig, Client, Pipeline, Value};
 use tokio::sync::{mpsc, watch};
 use tokio::task::AbortHandle;
 use tokio::time::{Instant, MissedTickBehavior, interval_at, sleep, timeout};
@@ -635,6 +635,42 @@ async fn session(
     }
 }
 
+/// Adds "this instance is alive" (its alive key, renewed) to `pipe`.
+fn push_alive(pipe: &mut Pipeline, config: &FleetConfig) {
+    pipe.cmd("SET")
+        .arg(wire::alive_key(&config.prefix, &config.instance))
+        .arg(wire::ALIVE_VALUE)
+        .arg("PX")
+        .arg(millis(config.alive_ttl))
+        .ignore();
+}
+
+/// Adds a Broken report on `breaker` with `remaining` left (its key, and
+/// the message) to `pipe`.
+fn push_broken(
+    pipe: &mut Pipeline,
+    config: &FleetConfig,
+    breaker: &str,
+    broken_time: Duration,
+    remaining: Duration,
+) {
+    pipe.cmd("SET")
+        .arg(wire::report_key(&config.prefix, breaker, &config.instance))
+        .arg(wire::report_value(broken_time))
+        .arg("PX")
+        .arg(millis(remaining))
+        .ignore();
+    let message = Message::Broken {
+        instance: &config.instance,
+        breaker,
+        remaining,
+    };
+    pipe.cmd("PUBLISH")
+        .arg(wire::channel(&config.prefix))
+        .arg(message.encode())
+        .ignore();
+}
+
 /// Says this instance is alive and (again) what it reports Broken.
 async fn announce(
     shared: &Shared,
@@ -644,40 +680,17 @@ async fn announce(
     let config = &shared.config;
     let now = Instant::now();
     own.retain(|_, (until, _)| *until > now);
-    let channel = wire::channel(&config.prefix);
     let mut pipe = redis::pipe();
-    pipe.cmd("SET")
-        .arg(wire::alive_key(&config.prefix, &config.instance))
-        .arg(wire::ALIVE_VALUE)
-        .arg("PX")
-        .arg(millis(config.alive_ttl))
-        .ignore();
+    push_alive(&mut pipe, config);
+    let hello = Message::Hello {
+        instance: &config.instance,
+    };
     pipe.cmd("PUBLISH")
-        .arg(&channel)
-        .arg(
-            Message::Hello {
-                instance: &config.instance,
-            }
-            .encode(),
-        )
+        .arg(wire::channel(&config.prefix))
+        .arg(hello.encode())
         .ignore();
     for (breaker, (until, broken_time)) in own.iter() {
-        let remaining = *until - now;
-        pipe.cmd("SET")
-            .arg(wire::report_key(&config.prefix, breaker, &config.instance))
-            .arg(wire::report_value(*broken_time))
-            .arg("PX")
-            .arg(millis(remaining))
-            .ignore();
-        let message = Message::Broken {
-            instance: &config.instance,
-            breaker,
-            remaining,
-        };
-        pipe.cmd("PUBLISH")
-            .arg(&channel)
-            .arg(message.encode())
-            .ignore();
+        push_broken(&mut pipe, config, breaker, *broken_time, *until - now);
     }
     pipe.exec_async(conn).await.map_err(failed)
 }
@@ -726,36 +739,22 @@ async fn publish(
         }
         shared.evaluate(&mut inner, breaker, now);
     }
-    let key = wire::report_key(&config.prefix, breaker, &config.instance);
-    let channel = wire::channel(&config.prefix);
     let mut pipe = redis::pipe();
     match change {
         Change::Broken(broken_time) => {
-            pipe.cmd("SET")
-                .arg(&key)
-                .arg(wire::report_value(broken_time))
-                .arg("PX")
-                .arg(millis(broken_time))
-                .ignore();
-            let message = Message::Broken {
-                instance: &config.instance,
-                breaker,
-                remaining: broken_time,
-            };
-            pipe.cmd("PUBLISH")
-                .arg(&channel)
-                .arg(message.encode())
-                .ignore();
+            push_broken(&mut pipe, config, breaker, broken_time, broken_time)
         }
         Change::Clear => {
-            pipe.cmd("DEL").arg(&key).ignore();
-            let message = Message::Clear {
+            pipe.cmd("DEL")
+                .arg(wire::report_key(&config.prefix, breaker, &config.instance))
+                .ignore();
+            let clear = Message::Clear {
                 instance: &config.instance,
                 breaker,
             };
             pipe.cmd("PUBLISH")
-                .arg(&channel)
-                .arg(message.encode())
+                .arg(wire::channel(&config.prefix))
+                .arg(clear.encode())
                 .ignore();
         }
         Change::Nothing => return Ok(()),
@@ -774,14 +773,9 @@ async fn heartbeat(
     resync: bool,
 ) -> RedisResult<()> {
     let config = &shared.config;
-    redis::cmd("SET")
-        .arg(wire::alive_key(&config.prefix, &config.instance))
-        .arg(wire::ALIVE_VALUE)
-        .arg("PX")
-        .arg(millis(config.alive_ttl))
-        .exec_async(conn)
-        .await
-        .map_err(failed)?;
+    let mut pipe = redis::pipe();
+    push_alive(&mut pipe, config);
+    pipe.exec_async(conn).await.map_err(failed)?;
     let fresh = if resync {
         Some(read_fleet(shared, conn).await?)
     } else {
