@@ -111,9 +111,9 @@ struct Event {
 
 /// The [`Listener`] of a fleet breaker, made by [`Fleet::breaker`]: it hands
 /// each transition to the fleet's task through a bounded queue and returns at
-/// once (never a lock, never I/O). A full queue drops the transition and
-/// counts it in [`FleetStats::lost_transitions`]; the report's TTL and the
-/// next transition put things right.
+/// once (never a lock, never I/O). A full queue (or a dropped [`Fleet`])
+/// drops the transition and counts it in [`FleetStats::lost_transitions`];
+/// the report's TTL and the next transition put things right.
 pub struct FleetListener {
     breaker: Arc<str>,
     events: mpsc::Sender<Event>,
@@ -512,20 +512,26 @@ async fn run(
         }
         if was_connected {
             failures = 0;
+        }
+        // Said once per outage (and once if Redis is not there at start);
+        // the retries after it are debug-level.
+        if failures == 0 {
             tracing::warn!(
                 error,
-                "fleet: lost Redis; breakers decide locally until it is back"
+                "fleet: no Redis; breakers decide locally until it is back"
             );
-            shared.set_status(Status::Degraded {
-                since: SystemTime::now(),
-                error,
-            });
         } else {
-            tracing::debug!(error, "fleet: Redis still unreachable");
+            tracing::debug!(
+                error,
+                attempt = failures + 1,
+                "fleet: Redis still unreachable"
+            );
+        }
+        {
             let mut status = lock(&shared.status);
             let since = match &*status {
-                Status::Degraded { since, .. } => *since,
-                Status::Connected => SystemTime::now(),
+                Status::Degraded { since, .. } if !was_connected => *since,
+                _ => SystemTime::now(),
             };
             *status = Status::Degraded { since, error };
         }
