@@ -6,6 +6,8 @@
 //! awaited by polling an observable condition (a breaker's state, a fleet's
 //! status or counters, a key in Redis) with a bound, never by sleeping.
 
+#[path = "support/log_capture.rs"]
+mod log_capture;
 #[path = "support/redis_server.rs"]
 mod redis_server;
 
@@ -229,6 +231,10 @@ async fn an_instance_joining_a_broken_fleet_rejects_from_its_first_call() {
 
 #[tokio::test]
 async fn redis_down_means_local_only_and_back_means_rejoin() {
+    // The fleet's tasks run on this (current-thread) runtime's thread, so a
+    // thread-local subscriber hears them.
+    let log = log_capture::Capture::default();
+    let _log = tracing::subscriber::set_default(log.clone());
     let mut server = RedisServer::start();
     let a = join(&server, "a").await;
     let b = join(&server, "b").await;
@@ -252,6 +258,8 @@ async fn redis_down_means_local_only_and_back_means_rejoin() {
     trip(&a.db);
     trip(&b.db);
     assert_eq!(c.db.state(), State::Passing, "no fleet, no advice");
+    // Each instance warned once, however many retries failed since.
+    assert_eq!(log.count(tracing::Level::WARN, "fleet: no Redis"), 3);
 
     server.restart();
     for i in [&a, &b, &c] {
@@ -284,6 +292,8 @@ async fn redis_down_means_local_only_and_back_means_rejoin() {
         )
         .await;
     }
+    assert_eq!(log.count(tracing::Level::WARN, "fleet: no Redis"), 3);
+    assert_eq!(log.count(tracing::Level::INFO, "fleet: rejoined Redis"), 3);
     eventually("c is advised Broken after the rejoin", PROPAGATION, || {
         c.db.state() == State::Broken
     })
