@@ -163,7 +163,8 @@ struct Inner {
     /// Whether `view` is current; while Redis is away it is empty and no
     /// advice is given.
     connected: bool,
-    members: HashMap<String, Vec<Weak<dyn Member>>>,
+    /// One breaker per name: two would speak over each other's report.
+    members: HashMap<String, Weak<dyn Member>>,
     /// The end of the last quorum advised, per breaker.
     advised_until: HashMap<String, Instant>,
 }
@@ -227,11 +228,13 @@ impl Fleet {
     /// quorum, the breaker is advised Broken before it is returned.
     ///
     /// Breaker names are ASCII without spaces (`:` allowed), up to 128
-    /// bytes; every instance names the same dependency the same way.
+    /// bytes; every instance names the same dependency the same way, and
+    /// one instance has one live breaker per name.
     ///
     /// # Errors
     ///
-    /// A [`ConfigError`] for an invalid name.
+    /// A [`ConfigError`] for an invalid name, or one taken by a breaker of
+    /// this fleet that is still alive.
     ///
     /// # Examples
     ///
@@ -262,7 +265,7 @@ impl Fleet {
     ///
     /// # Errors
     ///
-    /// A [`ConfigError`] for an invalid name.
+    /// As for [`breaker`](Self::breaker).
     pub fn breaker_with_buckets<C, const B: usize>(
         &self,
         breaker: &str,
@@ -274,6 +277,18 @@ impl Fleet {
         if !wire::valid_name(breaker, true) {
             return Err(ConfigError::new("breaker name", wire::NAME_RULE));
         }
+        // Held while building, so two threads cannot both take one name.
+        let mut inner = lock(&self.shared.inner);
+        if inner
+            .members
+            .get(breaker)
+            .is_some_and(|m| m.strong_count() > 0)
+        {
+            return Err(ConfigError::new(
+                "breaker name",
+                "already taken by a live breaker of this fleet",
+            ));
+        }
         let listener = FleetListener {
             breaker: breaker.into(),
             events: self.shared.events.clone(),
@@ -281,12 +296,7 @@ impl Fleet {
         };
         let built = Arc::new(build(listener));
         let member: Weak<dyn Member> = Arc::downgrade(&built) as Weak<dyn Member>;
-        let mut inner = lock(&self.shared.inner);
-        inner
-            .members
-            .entry(breaker.to_owned())
-            .or_default()
-            .push(member);
+        inner.members.insert(breaker.to_owned(), member);
         self.shared.evaluate(&mut inner, breaker, Instant::now());
         Ok(built)
     }
@@ -338,16 +348,15 @@ impl fmt::Debug for Fleet {
 }
 
 impl Shared {
-    /// Advises the breakers named `breaker` if the fleet holds a quorum on
-    /// it that they have not been advised of yet.
+    /// Advises the breaker named `breaker` if the fleet holds a quorum on
+    /// it that it has not been advised of yet.
     fn evaluate(&self, inner: &mut Inner, breaker: &str, now: Instant) {
         if !inner.connected {
             return;
         }
-        let Some(members) = inner.members.get_mut(breaker) else {
+        let Some(member) = inner.members.get(breaker).and_then(Weak::upgrade) else {
             return;
         };
-        members.retain(|member| member.strong_count() > 0);
         let Some(remaining) = inner.view.quorum(breaker, self.config.quorum, now) else {
             // The quorum has dissolved: the next one is news, however soon.
             inner.advised_until.remove(breaker);
@@ -361,14 +370,9 @@ impl Shared {
         {
             return;
         }
-        let mut took = false;
-        for member in members.iter().filter_map(Weak::upgrade) {
-            if member.advise_broken(remaining) {
-                took = true;
-                Counters::bump(&self.counters.advised);
-            }
-        }
+        let took = member.advise_broken(remaining);
         if took {
+            Counters::bump(&self.counters.advised);
             tracing::info!(
                 breaker,
                 remaining_ms = remaining.as_millis() as u64,

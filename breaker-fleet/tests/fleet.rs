@@ -470,4 +470,12 @@ async fn invalid_names_are_refused() {
         })
         .unwrap();
     assert_eq!(ok.call(|| Ok::<_, ()>(1)), Ok(1));
+    // One live breaker per name; the name is free again once it is dropped.
+    let build = |l| CircuitBreaker::with_listener(breaker_config(), clock, l);
+    assert_eq!(
+        fleet.breaker("db", build).unwrap_err().field(),
+        "breaker name"
+    );
+    drop(ok);
+    assert!(fleet.breaker("db", build).is_ok());
 }
