@@ -38,7 +38,11 @@ fn breaker_config() -> Config {
 }
 
 fn fleet_config(server: &RedisServer, instance: &str) -> FleetConfig {
-    FleetConfig::new(server.url(), instance)
+    fleet_config_at(server.url(), instance)
+}
+
+fn fleet_config_at(url: String, instance: &str) -> FleetConfig {
+    FleetConfig::new(url, instance)
         .prefix("test")
         .heartbeat(Duration::from_millis(200))
         .join_timeout(Duration::from_secs(5))
@@ -437,6 +441,64 @@ async fn garbage_messages_and_keys_are_ignored_and_counted() {
     );
     f.clock.advance(BROKEN_TIME);
     assert_eq!(pay.state(), State::Recovering);
+}
+
+#[tokio::test]
+async fn an_acl_user_limited_to_the_fleet_prefix_is_enough() {
+    let server = RedisServer::start();
+    let mut admin = connect(&server).await;
+    // The README's ACL line.
+    let acl = "on >s3cret resetkeys ~test:* resetchannels &test:events -@all \
+               +set +get +pttl +del +scan +publish +subscribe +ping";
+    let _: () = redis::cmd("ACL")
+        .arg("SETUSER")
+        .arg("fleet")
+        .arg(acl.split_whitespace().collect::<Vec<_>>())
+        .query_async(&mut admin)
+        .await
+        .unwrap();
+    let url = format!("redis://fleet:s3cret@127.0.0.1:{}/", server.port());
+    let mut fleet = Vec::new();
+    for id in ["a", "b", "c"] {
+        let joined = Fleet::join(fleet_config_at(url.clone(), id)).await.unwrap();
+        assert_eq!(
+            joined.status(),
+            Status::Connected,
+            "{id} joined as the ACL user"
+        );
+        let clock: &'static MockClock = Box::leak(Box::new(MockClock::new()));
+        let db = joined
+            .breaker("db", |l| {
+                CircuitBreaker::with_listener(breaker_config(), clock, l)
+            })
+            .unwrap();
+        fleet.push(Instance {
+            fleet: joined,
+            db,
+            clock,
+        });
+    }
+    let [a, b, c] = &fleet[..] else {
+        unreachable!()
+    };
+    all_live(&[a, b, c], 3).await;
+    trip(&a.db);
+    trip(&b.db);
+    eventually("c is advised Broken", PROPAGATION, || {
+        c.db.state() == State::Broken
+    })
+    .await;
+
+    // A wrong password is Redis being unreachable, not an error: local-only.
+    let wrong = format!("redis://fleet:wrong@127.0.0.1:{}/", server.port());
+    let config = fleet_config_at(wrong, "d").join_timeout(Duration::from_millis(100));
+    let d = Fleet::join(config).await.unwrap();
+    match d.status() {
+        Status::Degraded { error, .. } => {
+            assert!(error.contains("authentication failed"), "{error}")
+        }
+        other => panic!("{other:?}"),
+    }
 }
 
 #[tokio::test]
