@@ -13,7 +13,7 @@ use breaker_core::{CircuitBreaker, Clock, Listener, Transition};
 use futures_util::StreamExt;
 use redis::aio::MultiplexedConnection;
 use redis::{AsyncConnectionConfig, Client, Pipeline, Value};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::AbortHandle;
 use tokio::time::{Instant, MissedTickBehavior, interval_at, sleep, timeout};
 
@@ -109,6 +109,20 @@ struct Event {
     transition: Transition,
 }
 
+/// What the task is asked to do, in order.
+#[derive(Debug)]
+enum Command {
+    Transition(Event),
+    /// Delete this instance's keys, answer, and stop.
+    Leave(oneshot::Sender<()>),
+}
+
+/// How a session with Redis ended.
+enum End {
+    Lost { had_joined: bool, error: String },
+    Left,
+}
+
 /// The [`Listener`] of a fleet breaker, made by [`Fleet::breaker`]: it hands
 /// each transition to the fleet's task through a bounded queue and returns at
 /// once (never a lock, never I/O). A full queue (or a dropped [`Fleet`])
@@ -116,7 +130,7 @@ struct Event {
 /// the report's TTL and the next transition put things right.
 pub struct FleetListener {
     breaker: Arc<str>,
-    events: mpsc::Sender<Event>,
+    events: mpsc::Sender<Command>,
     counters: Arc<Counters>,
 }
 
@@ -126,7 +140,7 @@ impl Listener for FleetListener {
             breaker: Arc::clone(&self.breaker),
             transition,
         };
-        if self.events.try_send(event).is_err() {
+        if self.events.try_send(Command::Transition(event)).is_err() {
             Counters::bump(&self.counters.lost_transitions);
         }
     }
@@ -155,7 +169,7 @@ struct Shared {
     inner: Mutex<Inner>,
     status: Mutex<Status>,
     counters: Arc<Counters>,
-    events: mpsc::Sender<Event>,
+    events: mpsc::Sender<Command>,
 }
 
 struct Inner {
@@ -329,6 +343,23 @@ impl Fleet {
     pub fn instance(&self) -> &str {
         &self.shared.config.instance
     }
+
+    /// Leaves the fleet: deletes this instance's alive key and reports, and
+    /// says so on the channel, so the others stop counting it at once (its
+    /// reports) or at their next heartbeat (its life) rather than when its
+    /// keys expire; then stops the task. Waits at most twice
+    /// [`FleetConfig::op_timeout`]; while degraded it just stops. The
+    /// breakers keep working, alone.
+    pub async fn leave(self) {
+        let (done, on_done) = oneshot::channel();
+        let bound = self.shared.config.op_timeout.saturating_mul(2);
+        let asked = async {
+            if self.shared.events.send(Command::Leave(done)).await.is_ok() {
+                let _ = on_done.await;
+            }
+        };
+        let _ = timeout(bound, asked).await;
+    }
 }
 
 impl Drop for Fleet {
@@ -501,14 +532,17 @@ fn failed(e: impl fmt::Display) -> String {
 async fn run(
     shared: Arc<Shared>,
     client: Client,
-    mut events: mpsc::Receiver<Event>,
+    mut commands: mpsc::Receiver<Command>,
     joined: watch::Sender<bool>,
 ) {
     let mut own = Own::new();
     let mut failures: u32 = 0;
     loop {
         let (was_connected, error) =
-            session(&shared, &client, &mut events, &mut own, &joined).await;
+            match session(&shared, &client, &mut commands, &mut own, &joined).await {
+                End::Left => return,
+                End::Lost { had_joined, error } => (had_joined, error),
+            };
         {
             let mut inner = lock(&shared.inner);
             inner.connected = false;
@@ -545,8 +579,14 @@ async fn run(
         loop {
             tokio::select! {
                 () = &mut wait => break,
-                event = events.recv() => match event {
-                    Some(event) => _ = note_own(&mut own, &event, Instant::now(), &shared.counters),
+                command = commands.recv() => match command {
+                    Some(Command::Transition(event)) => {
+                        _ = note_own(&mut own, &event, Instant::now(), &shared.counters);
+                    }
+                    Some(Command::Leave(done)) => {
+                        let _ = done.send(());
+                        return;
+                    }
                     None => return,
                 },
             }
@@ -569,15 +609,18 @@ fn backoff(config: &FleetConfig, failures: u32) -> Duration {
     (base + extra).min(config.backoff_max)
 }
 
-/// One connection to Redis, from connect to the first error. Returns
-/// whether it got as far as joining, and the error that ended it.
+/// One connection to Redis, from connect to the first error or to leaving.
 async fn session(
     shared: &Shared,
     client: &Client,
-    events: &mut mpsc::Receiver<Event>,
+    commands: &mut mpsc::Receiver<Command>,
     own: &mut Own,
     joined: &watch::Sender<bool>,
-) -> (bool, String) {
+) -> End {
+    let lost = |error: String| End::Lost {
+        had_joined: false,
+        error,
+    };
     let config = &shared.config;
     let connection_config = AsyncConnectionConfig::new()
         .set_connection_timeout(Some(config.op_timeout))
@@ -592,15 +635,15 @@ async fn session(
     };
     let (mut conn, pubsub) = match timeout(config.op_timeout.saturating_mul(3), connect).await {
         Ok(Ok(connected)) => connected,
-        Ok(Err(e)) => return (false, failed(e)),
-        Err(_) => return (false, "timed out connecting".into()),
+        Ok(Err(e)) => return lost(failed(e)),
+        Err(_) => return lost("timed out connecting".into()),
     };
     if let Err(e) = announce(shared, &mut conn, own).await {
-        return (false, e);
+        return lost(e);
     }
     let fresh = match read_fleet(shared, &mut conn).await {
         Ok(view) => view,
-        Err(e) => return (false, e),
+        Err(e) => return lost(e),
     };
     {
         let now = Instant::now();
@@ -623,9 +666,16 @@ async fn session(
     let mut beats: u32 = 0;
     loop {
         let result = tokio::select! {
-            event = events.recv() => match event {
-                Some(event) => publish(shared, &mut conn, own, &event).await,
-                None => return (true, "fleet dropped".into()),
+            command = commands.recv() => match command {
+                Some(Command::Transition(event)) => publish(shared, &mut conn, own, &event).await,
+                Some(Command::Leave(done)) => {
+                    if let Err(error) = say_goodbye(shared, &mut conn, own).await {
+                        tracing::debug!(error, "fleet: could not delete this instance's keys; they expire");
+                    }
+                    let _ = done.send(());
+                    return End::Left;
+                }
+                None => return End::Left,
             },
             message = messages.next() => match message {
                 Some(message) => {
@@ -639,8 +689,11 @@ async fn session(
                 heartbeat(shared, &mut conn, own, beats.is_multiple_of(config.resync_every)).await
             }
         };
-        if let Err(e) = result {
-            return (true, e);
+        if let Err(error) = result {
+            return End::Lost {
+                had_joined: true,
+                error,
+            };
         }
     }
 }
@@ -679,6 +732,39 @@ fn push_broken(
         .arg(wire::channel(&config.prefix))
         .arg(message.encode())
         .ignore();
+}
+
+/// Adds the end of this instance's report on `breaker` (the key deleted,
+/// and the message) to `pipe`.
+fn push_clear(pipe: &mut Pipeline, config: &FleetConfig, breaker: &str) {
+    pipe.cmd("DEL")
+        .arg(wire::report_key(&config.prefix, breaker, &config.instance))
+        .ignore();
+    let clear = Message::Clear {
+        instance: &config.instance,
+        breaker,
+    };
+    pipe.cmd("PUBLISH")
+        .arg(wire::channel(&config.prefix))
+        .arg(clear.encode())
+        .ignore();
+}
+
+/// Deletes this instance's alive key and ends its reports.
+async fn say_goodbye(
+    shared: &Shared,
+    conn: &mut MultiplexedConnection,
+    own: &Own,
+) -> RedisResult<()> {
+    let config = &shared.config;
+    let mut pipe = redis::pipe();
+    pipe.cmd("DEL")
+        .arg(wire::alive_key(&config.prefix, &config.instance))
+        .ignore();
+    for breaker in own.keys() {
+        push_clear(&mut pipe, config, breaker);
+    }
+    pipe.exec_async(conn).await.map_err(failed)
 }
 
 /// Says this instance is alive and (again) what it reports Broken.
@@ -754,19 +840,7 @@ async fn publish(
         Change::Broken(broken_time) => {
             push_broken(&mut pipe, config, breaker, broken_time, broken_time)
         }
-        Change::Clear => {
-            pipe.cmd("DEL")
-                .arg(wire::report_key(&config.prefix, breaker, &config.instance))
-                .ignore();
-            let clear = Message::Clear {
-                instance: &config.instance,
-                breaker,
-            };
-            pipe.cmd("PUBLISH")
-                .arg(wire::channel(&config.prefix))
-                .arg(clear.encode())
-                .ignore();
-        }
+        Change::Clear => push_clear(&mut pipe, config, breaker),
         Change::Nothing => return Ok(()),
     }
     pipe.exec_async(conn).await.map_err(failed)?;

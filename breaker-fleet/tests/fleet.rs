@@ -205,6 +205,40 @@ async fn one_trip_alone_does_not_break_the_fleet_two_do() {
 }
 
 #[tokio::test]
+async fn an_instance_that_leaves_stops_counting_at_once() {
+    let server = RedisServer::start();
+    let mut redis = connect(&server).await;
+    let a = join(&server, "a").await;
+    let b = join(&server, "b").await;
+    let c = join(&server, "c").await;
+    all_live(&[&a, &b, &c], 3).await;
+    trip(&a.db);
+    eventually("b hears a's trip", PROPAGATION, || {
+        b.fleet.broken_reporters("db") == 1
+    })
+    .await;
+
+    let Instance { fleet, db, .. } = a;
+    fleet.leave().await;
+    for key in ["test:alive:a", "test:b:db:a"] {
+        eventually_in_redis(&mut redis, "a's keys deleted", PROPAGATION, key, false).await;
+    }
+    for i in [&b, &c] {
+        eventually("a's report ended", PROPAGATION, || {
+            i.fleet.broken_reporters("db") == 0
+        })
+        .await;
+        eventually("a is out of the live count", PROPAGATION, || {
+            i.fleet.live_instances() == 2
+        })
+        .await;
+    }
+    // a's breaker goes on alone.
+    assert_eq!(db.state(), State::Broken);
+    assert!(matches!(db.call(|| Ok::<_, ()>(())), Err(Error::Broken(_))));
+}
+
+#[tokio::test]
 async fn an_instance_joining_a_broken_fleet_rejects_from_its_first_call() {
     let server = RedisServer::start();
     let mut redis = connect(&server).await;
