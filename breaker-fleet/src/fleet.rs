@@ -860,18 +860,18 @@ async fn heartbeat(
     let mut pipe = redis::pipe();
     push_alive(&mut pipe, config);
     pipe.exec_async(conn).await.map_err(failed)?;
+    // Every resync-th beat, all of it (the alive keys too); else the alive keys.
     let fresh = if resync {
-        Some(read_fleet(shared, conn).await?)
+        Ok(read_fleet(shared, conn).await?)
     } else {
-        None
+        Err(read_live(shared, conn).await?)
     };
-    let live = read_live(shared, conn).await?;
     let now = Instant::now();
     let mut inner = lock(&shared.inner);
-    if let Some(fresh) = fresh {
-        inner.view.replace_reports(fresh);
+    match fresh {
+        Ok(view) => inner.view = view,
+        Err(live) => inner.view.replace_live(live),
     }
-    inner.view.replace_live(live);
     put_own(shared, &mut inner.view, own, now);
     inner.view.prune(now);
     shared.evaluate_all(&mut inner, now);
@@ -961,7 +961,10 @@ async fn scan(
             .await
             .map_err(failed)?;
         for key in batch {
-            if keys.len() < max {
+            if !wire::key_fits(&shared.config.prefix, &key) {
+                // Not one of ours (names are short) and not worth keeping.
+                shared.malformed("key too long");
+            } else if keys.len() < max {
                 keys.insert(key);
             } else if !keys.contains(&key) {
                 shared.overflow();

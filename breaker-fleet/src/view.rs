@@ -86,12 +86,6 @@ impl View {
         self.live = live;
     }
 
-    /// Replaces the reports with those just read from the report keys.
-    pub(crate) fn replace_reports(&mut self, other: View) {
-        self.reports = other.reports;
-        self.reports_len = other.reports_len;
-    }
-
     /// Forgets what has ended by `now`.
     pub(crate) fn prune(&mut self, now: Instant) {
         self.live.retain(|_, until| *until > now);

@@ -36,6 +36,13 @@ pub(crate) fn valid_name(name: &str, colon: bool) -> bool {
         })
 }
 
+/// Whether `key` is no longer than any key of ours under `prefix` can be
+/// (the longest is a report key with a breaker and an instance of the
+/// longest names), so a flood of huge keys is not kept in memory.
+pub(crate) fn key_fits(prefix: &str, key: &[u8]) -> bool {
+    key.len() <= prefix.len() + ":b:".len() + MAX_NAME + ":".len() + MAX_NAME
+}
+
 pub(crate) fn alive_key(prefix: &str, instance: &str) -> String {
     format!("{prefix}:alive:{instance}")
 }
@@ -239,6 +246,9 @@ mod tests {
         assert_eq!(parse_alive_key("svc", alive.as_bytes()), Some("pod-7"));
         assert_eq!(parse_alive_key("svc", b"svc:alive:"), None);
         assert_eq!(parse_alive_key("svc", b"svc:alive:a:b"), None);
+        let longest = report_key("svc", &"b".repeat(128), &"i".repeat(128));
+        assert!(key_fits("svc", longest.as_bytes()));
+        assert!(!key_fits("svc", format!("{longest}x").as_bytes()));
     }
 
     #[test]

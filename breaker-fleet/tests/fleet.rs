@@ -421,7 +421,9 @@ async fn garbage_messages_and_keys_are_ignored_and_counted() {
         }
         cmd
     };
+    let huge = format!("test:b:db:{}", "x".repeat(100_000));
     let garbage = [
+        set(huge.as_bytes(), b"v1 broken 1000", Some(60_000)), // longer than any name
         set(b"test:b:db:evil1", b"nonsense", Some(60_000)),
         set(b"test:b:db:evil2", b"v1 broken 1000", None), // never expires
         set(b"test:b:db:evil3", b"v1 broken 1000", Some(7_200_000)), // past max_report
