@@ -388,7 +388,11 @@ impl Shared {
         let Some(member) = inner.members.get(breaker).and_then(Weak::upgrade) else {
             return;
         };
-        let Some(remaining) = inner.view.quorum(breaker, self.config.quorum, now) else {
+        let Some(remaining) =
+            inner
+                .view
+                .quorum(breaker, self.config.quorum, now, &self.config.instance)
+        else {
             // The quorum has dissolved: the next one is news, however soon.
             inner.advised_until.remove(breaker);
             return;

@@ -101,31 +101,46 @@ impl View {
     }
 
     /// The live instances' reports on `breaker` still running at `now`,
-    /// as their ends.
-    fn live_reports(&self, breaker: &str, now: Instant) -> Vec<Instant> {
+    /// as their ends, leaving out `except`'s.
+    fn live_reports(&self, breaker: &str, now: Instant, except: Option<&str>) -> Vec<Instant> {
         let Some(reports) = self.reports.get(breaker) else {
             return Vec::new();
         };
         reports
             .iter()
             .filter(|(instance, until)| {
-                **until > now && self.live.get(*instance).is_some_and(|l| *l > now)
+                **until > now
+                    && except != Some(instance.as_str())
+                    && self.live.get(*instance).is_some_and(|l| *l > now)
             })
             .map(|(_, until)| *until)
             .collect()
     }
 
     pub(crate) fn broken_reporters(&self, breaker: &str, now: Instant) -> usize {
-        self.live_reports(breaker, now).len()
+        self.live_reports(breaker, now, None).len()
     }
 
-    /// How long the quorum on `breaker` lasts from `now`, if there is one.
+    /// How long the quorum on `breaker` lasts from `now` as the instance
+    /// `me` sees it, if there is one.
     ///
     /// With `q` reports needed, that is the `q`-th longest remaining time:
     /// the moment fewer than `q` live instances still say Broken. One report
     /// claiming an outlandish time (up to `q - 1` of them) cannot stretch it.
-    pub(crate) fn quorum(&self, breaker: &str, rule: Quorum, now: Instant) -> Option<Duration> {
-        let mut ends = self.live_reports(breaker, now);
+    ///
+    /// `me`'s own report is left out (the live count still counts `me`):
+    /// advice is for a breaker that is not Broken, and then its own report
+    /// is stale, its end not yet heard by the fleet's task. Counted, it
+    /// would let an instance that just recovered advise itself Broken
+    /// again on its own old word.
+    pub(crate) fn quorum(
+        &self,
+        breaker: &str,
+        rule: Quorum,
+        now: Instant,
+        me: &str,
+    ) -> Option<Duration> {
+        let mut ends = self.live_reports(breaker, now, Some(me));
         let needed = rule.needed(self.live_count(now));
         if ends.len() < needed {
             return None;
@@ -156,8 +171,8 @@ mod tests {
         let now = Instant::now();
         let mut view = fleet(now, &["a", "b", "c"]);
         view.set_report("db", "a", now + secs(30)).unwrap();
-        assert_eq!(view.quorum("db", Quorum::share(0.5), now), None);
-        assert_eq!(view.quorum("db", Quorum::share(0.0), now), None);
+        assert_eq!(view.quorum("db", Quorum::share(0.5), now, "me"), None);
+        assert_eq!(view.quorum("db", Quorum::share(0.0), now, "me"), None);
     }
 
     #[test]
@@ -167,18 +182,40 @@ mod tests {
         view.set_report("db", "a", now + secs(5)).unwrap();
         view.set_report("db", "b", now + secs(50_000)).unwrap();
         assert_eq!(
-            view.quorum("db", Quorum::share(0.5), now),
+            view.quorum("db", Quorum::share(0.5), now, "me"),
             None,
             "2 of 5 is below half"
         );
         view.set_report("db", "c", now + secs(8)).unwrap();
         // Three needed: the third-longest report (5 s) ends the quorum; b's
         // 50,000 s changes nothing.
-        assert_eq!(view.quorum("db", Quorum::share(0.5), now), Some(secs(5)));
-        assert_eq!(view.quorum("db", Quorum::count(2), now), Some(secs(8)));
-        assert_eq!(view.quorum("other", Quorum::count(2), now), None);
+        assert_eq!(
+            view.quorum("db", Quorum::share(0.5), now, "me"),
+            Some(secs(5))
+        );
+        assert_eq!(
+            view.quorum("db", Quorum::count(2), now, "me"),
+            Some(secs(8))
+        );
+        assert_eq!(view.quorum("other", Quorum::count(2), now, "me"), None);
         view.clear_report("db", "c");
-        assert_eq!(view.quorum("db", Quorum::share(0.5), now), None);
+        assert_eq!(view.quorum("db", Quorum::share(0.5), now, "me"), None);
+    }
+
+    #[test]
+    fn an_instance_is_never_advised_on_its_own_report() {
+        let now = Instant::now();
+        let mut view = fleet(now, &["a", "b", "c"]);
+        view.set_report("db", "a", now + secs(30)).unwrap();
+        view.set_report("db", "b", now + secs(30)).unwrap();
+        assert_eq!(view.broken_reporters("db", now), 2);
+        assert_eq!(
+            view.quorum("db", Quorum::count(2), now, "c"),
+            Some(secs(30))
+        );
+        // a's breaker has recovered, but its task has not yet heard it: a
+        // and b would be a quorum, but not for a.
+        assert_eq!(view.quorum("db", Quorum::count(2), now, "a"), None);
     }
 
     #[test]
@@ -189,9 +226,12 @@ mod tests {
         view.set_report("db", "ghost", now + secs(30)).unwrap();
         assert_eq!(view.broken_reporters("db", now), 1);
         view.set_report("db", "b", now + secs(1)).unwrap();
-        assert_eq!(view.quorum("db", Quorum::count(2), now), Some(secs(1)));
         assert_eq!(
-            view.quorum("db", Quorum::count(2), now + secs(1)),
+            view.quorum("db", Quorum::count(2), now, "me"),
+            Some(secs(1))
+        );
+        assert_eq!(
+            view.quorum("db", Quorum::count(2), now + secs(1), "me"),
             None,
             "b's report ended"
         );

@@ -113,15 +113,17 @@ async fn connect(server: &RedisServer) -> MultiplexedConnection {
         .unwrap()
 }
 
-/// Fails calls until the breaker trips (one does on a fresh window; more
-/// after successes).
+/// Fails calls until the breaker trips by itself (one failure does on a
+/// fresh window; more after successes).
 fn trip(b: &Breaker) {
+    let trips = b.metrics().trips;
     for _ in 0..1000 {
         assert!(matches!(
             b.call(|| Err::<(), _>("down")),
             Err(Error::Inner("down"))
         ));
         if b.state() == State::Broken {
+            assert_eq!(b.metrics().trips, trips + 1, "its own trip");
             return;
         }
     }
@@ -202,6 +204,45 @@ async fn one_trip_alone_does_not_break_the_fleet_two_do() {
     .await;
     assert_eq!(c.fleet.stats().advised, 1);
     assert_eq!(c.db.state(), State::Passing);
+}
+
+#[tokio::test]
+async fn round_after_round_only_the_third_instance_is_advised() {
+    let server = RedisServer::start();
+    let a = join(&server, "a").await;
+    let b = join(&server, "b").await;
+    let c = join(&server, "c").await;
+    all_live(&[&a, &b, &c], 3).await;
+    // Each round: a and b trip, c is advised, all three are reset at once.
+    // a and b reset while their own reports are still in their views (their
+    // tasks hear the reset a moment later): they must not take those for a
+    // quorum and advise themselves. (An instance that did would be Broken
+    // by advice at the next round's `trip`, which checks for its own trip.)
+    const ROUNDS: u64 = 100;
+    for round in 1..=ROUNDS {
+        trip(&a.db);
+        eventually("c hears a", PROPAGATION, || {
+            c.fleet.broken_reporters("db") == 1
+        })
+        .await;
+        trip(&b.db);
+        eventually("c is advised", PROPAGATION, || {
+            c.db.state() == State::Broken
+        })
+        .await;
+        assert_eq!(c.fleet.stats().advised, round);
+        for i in [&a, &b, &c] {
+            i.db.reset();
+        }
+        for i in [&a, &b, &c] {
+            eventually("reports cleared", PROPAGATION, || {
+                i.fleet.broken_reporters("db") == 0
+            })
+            .await;
+        }
+    }
+    assert_eq!(a.fleet.stats().advised, 0);
+    assert_eq!(b.fleet.stats().advised, 0);
 }
 
 #[tokio::test]
