@@ -238,8 +238,10 @@ impl Fleet {
 
     /// Builds a breaker named `breaker` that shares its trips with the fleet
     /// and takes the fleet's advice. `build` gets the [`FleetListener`] to
-    /// build it with. If the fleet already reports `breaker` Broken by a
-    /// quorum, the breaker is advised Broken before it is returned.
+    /// build it with: as its listener, or inside a listener of your own that
+    /// passes every transition on to it (a closure `Fn(Transition)` is a
+    /// listener). If the fleet already reports `breaker` Broken by a quorum,
+    /// the breaker is advised Broken before it is returned.
     ///
     /// Breaker names are ASCII without spaces (`:` allowed), up to 128
     /// bytes; every instance names the same dependency the same way, and
@@ -255,22 +257,33 @@ impl Fleet {
     /// ```no_run
     /// # async fn f(fleet: breaker_fleet::Fleet) -> Result<(), breaker_fleet::ConfigError> {
     /// use std::time::Duration;
-    /// use breaker_core::{CircuitBreaker, Config, StdClock};
+    /// use breaker_core::{CircuitBreaker, Config, Listener, StdClock, Transition};
     ///
     /// let config = Config::new(0.5, Duration::from_secs(10)).broken_time(Duration::from_secs(5));
     /// let payments = fleet.breaker("payments", |listener| {
     ///     CircuitBreaker::with_listener(config, StdClock::new(), listener)
     /// })?;
     /// let _ = payments.call(|| Ok::<_, ()>("charged"));
+    ///
+    /// // The fleet's listener and one of your own.
+    /// let search = fleet.breaker("search", |fleet_listener| {
+    ///     let both = move |t: Transition| {
+    ///         fleet_listener.on_transition(t);
+    ///         eprintln!("search: {t}");
+    ///     };
+    ///     CircuitBreaker::with_listener(config, StdClock::new(), both)
+    /// })?;
+    /// # let _ = search;
     /// # Ok(()) }
     /// ```
-    pub fn breaker<C>(
+    pub fn breaker<C, L>(
         &self,
         breaker: &str,
-        build: impl FnOnce(FleetListener) -> CircuitBreaker<C, 10, FleetListener>,
-    ) -> Result<Arc<CircuitBreaker<C, 10, FleetListener>>, ConfigError>
+        build: impl FnOnce(FleetListener) -> CircuitBreaker<C, 10, L>,
+    ) -> Result<Arc<CircuitBreaker<C, 10, L>>, ConfigError>
     where
         C: Clock + Send + Sync + 'static,
+        L: Listener + Send + Sync + 'static,
     {
         self.breaker_with_buckets(breaker, build)
     }
@@ -280,29 +293,34 @@ impl Fleet {
     /// # Errors
     ///
     /// As for [`breaker`](Self::breaker).
-    pub fn breaker_with_buckets<C, const B: usize>(
+    pub fn breaker_with_buckets<C, const B: usize, L>(
         &self,
         breaker: &str,
-        build: impl FnOnce(FleetListener) -> CircuitBreaker<C, B, FleetListener>,
-    ) -> Result<Arc<CircuitBreaker<C, B, FleetListener>>, ConfigError>
+        build: impl FnOnce(FleetListener) -> CircuitBreaker<C, B, L>,
+    ) -> Result<Arc<CircuitBreaker<C, B, L>>, ConfigError>
     where
         C: Clock + Send + Sync + 'static,
+        L: Listener + Send + Sync + 'static,
     {
         if !wire::valid_name(breaker, true) {
             return Err(ConfigError::new("breaker name", wire::NAME_RULE));
         }
-        // Held while building, so two threads cannot both take one name.
-        let mut inner = lock(&self.shared.inner);
-        if inner
-            .members
-            .get(breaker)
-            .is_some_and(|m| m.strong_count() > 0)
-        {
-            return Err(ConfigError::new(
+        let taken = |inner: &Inner| {
+            inner
+                .members
+                .get(breaker)
+                .is_some_and(|m| m.strong_count() > 0)
+        };
+        let taken_error = || {
+            ConfigError::new(
                 "breaker name",
                 "already taken by a live breaker of this fleet",
-            ));
+            )
+        };
+        if taken(&lock(&self.shared.inner)) {
+            return Err(taken_error());
         }
+        // Built outside the lock: `build` is the caller's code.
         let listener = FleetListener {
             breaker: breaker.into(),
             events: self.shared.events.clone(),
@@ -310,6 +328,11 @@ impl Fleet {
         };
         let built = Arc::new(build(listener));
         let member: Weak<dyn Member> = Arc::downgrade(&built) as Weak<dyn Member>;
+        let mut inner = lock(&self.shared.inner);
+        // Another thread may have taken the name meanwhile.
+        if taken(&inner) {
+            return Err(taken_error());
+        }
         inner.members.insert(breaker.to_owned(), member);
         self.shared.evaluate(&mut inner, breaker, Instant::now());
         Ok(built)

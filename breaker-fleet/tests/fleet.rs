@@ -246,6 +246,34 @@ async fn round_after_round_only_the_third_instance_is_advised() {
 }
 
 #[tokio::test]
+async fn a_breaker_may_hand_transitions_on_through_a_listener_of_its_own() {
+    use breaker_core::{Listener, Transition};
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    let server = RedisServer::start();
+    let a = Fleet::join(fleet_config(&server, "a")).await.unwrap();
+    let b = join(&server, "b").await;
+    let clock: &'static MockClock = Box::leak(Box::new(MockClock::new()));
+    let heard = Arc::new(AtomicU32::new(0));
+    let counted = Arc::clone(&heard);
+    let db = a
+        .breaker("db", |fleet_listener| {
+            let both = move |t: Transition| {
+                fleet_listener.on_transition(t);
+                counted.fetch_add(1, Ordering::Relaxed);
+            };
+            CircuitBreaker::with_listener(breaker_config(), clock, both)
+        })
+        .unwrap();
+    assert_eq!(db.call(|| Err::<(), _>("down")), Err(Error::Inner("down")));
+    assert_eq!(heard.load(Ordering::Relaxed), 1);
+    eventually("b hears a's trip", PROPAGATION, || {
+        b.fleet.broken_reporters("db") == 1
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn an_instance_that_leaves_stops_counting_at_once() {
     let server = RedisServer::start();
     let mut redis = connect(&server).await;
