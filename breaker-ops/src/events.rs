@@ -31,7 +31,11 @@ pub struct Lagged {
 
 impl fmt::Display for Lagged {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "transition stream lagged: {} transitions missed", self.missed)
+        write!(
+            f,
+            "transition stream lagged: {} transitions missed",
+            self.missed
+        )
     }
 }
 

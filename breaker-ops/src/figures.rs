@@ -10,8 +10,12 @@ use crate::registry::Snapshot;
 pub(crate) const CALLS: [(State, &str, fn(&Snapshot) -> u64); 4] = [
     (State::Passing, "admitted", |s| s.metrics.call_passing),
     (State::Broken, "rejected", |s| s.metrics.call_broken),
-    (State::Recovering, "admitted", |s| s.metrics.call_recovering_ok),
-    (State::Recovering, "rejected", |s| s.metrics.call_recovering_failed),
+    (State::Recovering, "admitted", |s| {
+        s.metrics.call_recovering_ok
+    }),
+    (State::Recovering, "rejected", |s| {
+        s.metrics.call_recovering_failed
+    }),
 ];
 
 /// The outcomes of admitted calls, and the counter for each.
@@ -28,8 +32,10 @@ pub(crate) const MODES: [Mode; 3] = [Mode::Automatic, Mode::ForcedOpen, Mode::Di
 /// A figure with one value per breaker.
 pub(crate) struct Gauge {
     /// The Prometheus family's name, before the unit suffix.
+    #[cfg_attr(not(feature = "prometheus"), allow(dead_code))]
     pub(crate) prometheus: &'static str,
     /// The OpenTelemetry instrument's name.
+    #[cfg_attr(not(feature = "opentelemetry"), allow(dead_code))]
     pub(crate) otel: &'static str,
     /// In seconds (else a plain number).
     pub(crate) seconds: bool,

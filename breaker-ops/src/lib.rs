@@ -7,12 +7,12 @@ mod figures;
 mod listener;
 mod registry;
 
-#[cfg(feature = "axum")]
-mod router;
 #[cfg(feature = "opentelemetry")]
 mod otel;
 #[cfg(feature = "prometheus")]
 mod prometheus;
+#[cfg(feature = "axum")]
+mod router;
 
 pub use events::{Event, Lagged, Transitions};
 pub use listener::OpsListener;

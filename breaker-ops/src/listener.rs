@@ -56,8 +56,8 @@ impl OpsListener {
         }
     }
 
-    /// Ties the listener to `link`; gives it back if the listener already
-    /// belongs to a registry.
+    /// Ties the listener to `link`; fails if the listener already belongs
+    /// to a registry.
     pub(crate) fn attach(&self, link: Arc<Link>) -> Result<(), Arc<Link>> {
         self.link.set(link)
     }

@@ -46,7 +46,10 @@ pub fn register_instruments(meter: &Meter, registry: Registry) -> Instruments {
     // seconds apart, and a breaker's snapshot is a few atomic loads.
     let each = move |registry: &Registry, f: &mut dyn FnMut(KeyValue, &Snapshot)| {
         for breaker in registry.breakers() {
-            f(KeyValue::new("breaker.name", breaker.name().to_owned()), &breaker.snapshot());
+            f(
+                KeyValue::new("breaker.name", breaker.name().to_owned()),
+                &breaker.snapshot(),
+            );
         }
     };
 
@@ -55,7 +58,9 @@ pub fn register_instruments(meter: &Meter, registry: Registry) -> Instruments {
     counters.push(
         meter
             .u64_observable_counter("breaker.calls")
-            .with_description("Admission attempts, by the state they met and whether they were admitted")
+            .with_description(
+                "Admission attempts, by the state they met and whether they were admitted",
+            )
             .with_unit("{call}")
             .with_callback(move |observer| {
                 each(&r, &mut |name, s| {
@@ -82,7 +87,10 @@ pub fn register_instruments(meter: &Meter, registry: Registry) -> Instruments {
             .with_callback(move |observer| {
                 each(&r, &mut |name, s| {
                     for (result, value) in RESULTS {
-                        observer.observe(value(s), &[name.clone(), KeyValue::new("breaker.result", result)]);
+                        observer.observe(
+                            value(s),
+                            &[name.clone(), KeyValue::new("breaker.result", result)],
+                        );
                     }
                 })
             })
@@ -94,7 +102,11 @@ pub fn register_instruments(meter: &Meter, registry: Registry) -> Instruments {
             .u64_observable_counter("breaker.trips")
             .with_description("Entries into Broken made by the breaker itself")
             .with_unit("{trip}")
-            .with_callback(move |observer| each(&r, &mut |name, s| observer.observe(s.metrics.trips, &[name])))
+            .with_callback(move |observer| {
+                each(&r, &mut |name, s| {
+                    observer.observe(s.metrics.trips, &[name])
+                })
+            })
             .build(),
     );
 
@@ -107,7 +119,10 @@ pub fn register_instruments(meter: &Meter, registry: Registry) -> Instruments {
             .with_callback(move |observer| {
                 each(&r, &mut |name, s| {
                     for state in STATES {
-                        let attributes = [name.clone(), KeyValue::new("breaker.state", state_label(state))];
+                        let attributes = [
+                            name.clone(),
+                            KeyValue::new("breaker.state", state_label(state)),
+                        ];
                         observer.observe(i64::from(s.metrics.state == state), &attributes);
                     }
                 })
@@ -118,11 +133,16 @@ pub fn register_instruments(meter: &Meter, registry: Registry) -> Instruments {
     states.push(
         meter
             .i64_observable_gauge("breaker.mode")
-            .with_description("1 for the current mode (automatic, forced_open, disabled), 0 for the others")
+            .with_description(
+                "1 for the current mode (automatic, forced_open, disabled), 0 for the others",
+            )
             .with_callback(move |observer| {
                 each(&r, &mut |name, s| {
                     for mode in MODES {
-                        let attributes = [name.clone(), KeyValue::new("breaker.mode", mode_label(mode))];
+                        let attributes = [
+                            name.clone(),
+                            KeyValue::new("breaker.mode", mode_label(mode)),
+                        ];
                         observer.observe(i64::from(s.metrics.mode == mode), &attributes);
                     }
                 })
@@ -145,7 +165,12 @@ pub fn register_instruments(meter: &Meter, registry: Registry) -> Instruments {
                         }
                     })
                 });
-            if gauge.seconds { builder.with_unit("s") } else { builder }.build()
+            if gauge.seconds {
+                builder.with_unit("s")
+            } else {
+                builder
+            }
+            .build()
         })
         .collect();
 

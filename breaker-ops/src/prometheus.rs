@@ -60,7 +60,11 @@ impl Collector for PrometheusCollector {
         )?;
         for (name, s) in &snapshots {
             for (state, outcome, value) in CALLS {
-                let labels = [("breaker", name.as_str()), ("state", state_label(state)), ("outcome", outcome)];
+                let labels = [
+                    ("breaker", name.as_str()),
+                    ("state", state_label(state)),
+                    ("outcome", outcome),
+                ];
                 family
                     .encode_family(&labels)?
                     .encode_counter::<NoLabelSet, _, u64>(&value(s), None)?;
@@ -128,8 +132,12 @@ impl Collector for PrometheusCollector {
 
         for gauge in GAUGES {
             let unit = gauge.seconds.then_some(Unit::Seconds);
-            let mut family =
-                encoder.encode_descriptor(gauge.prometheus, gauge.help, unit.as_ref(), MetricType::Gauge)?;
+            let mut family = encoder.encode_descriptor(
+                gauge.prometheus,
+                gauge.help,
+                unit.as_ref(),
+                MetricType::Gauge,
+            )?;
             for (name, s) in &snapshots {
                 if let Some(v) = (gauge.value)(s) {
                     family
@@ -154,7 +162,10 @@ pub(crate) fn render(
     let mut body = String::new();
     if openmetrics {
         text::encode(&mut body, metrics)?;
-        Ok((body, "application/openmetrics-text; version=1.0.0; charset=utf-8"))
+        Ok((
+            body,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        ))
     } else {
         prometheus_text::encode(&mut body, metrics)?;
         Ok((body, prometheus_text::CONTENT_TYPE))

@@ -67,7 +67,9 @@ struct Shared {
 impl fmt::Debug for Registry {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let names: Vec<_> = self.breakers().iter().map(|b| b.name.clone()).collect();
-        f.debug_struct("Registry").field("breakers", &names).finish()
+        f.debug_struct("Registry")
+            .field("breakers", &names)
+            .finish()
     }
 }
 
@@ -140,16 +142,20 @@ impl Registry {
                     since: AtomicU64::new(handle.now().as_nanos()),
                     events: self.shared.events.clone(),
                 });
-                if let Err(theirs) = listener.attach(link.clone()) {
+                if listener.attach(link.clone()).is_err() {
                     return Err(RegisterError::ListenerTaken {
                         name: name.to_string(),
-                        registered_as: theirs.name.to_string(),
+                        registered_as: listener.registered_name().unwrap_or_default().to_owned(),
                     });
                 }
                 Some(link)
             }
         };
-        let entry = Breaker { name: name.clone(), handle, link };
+        let entry = Breaker {
+            name: name.clone(),
+            handle,
+            link,
+        };
         breakers.insert(name, entry.clone());
         Ok(entry)
     }
@@ -432,7 +438,10 @@ mod tests {
             (&"x".repeat(65), "it is longer than 64 bytes"),
             ("a b", "use only ASCII letters, digits, '_', '-' and '.'"),
             ("a/b", "use only ASCII letters, digits, '_', '-' and '.'"),
-            ("événement", "use only ASCII letters, digits, '_', '-' and '.'"),
+            (
+                "événement",
+                "use only ASCII letters, digits, '_', '-' and '.'",
+            ),
             ("events", "it is reserved"),
             ("..", "it is reserved"),
         ];

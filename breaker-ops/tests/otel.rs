@@ -1,0 +1,169 @@
+//! The OpenTelemetry instruments, read back through the SDK's in-memory
+//! exporter and checked against each breaker's own `metrics()`.
+
+mod support;
+
+use std::time::Duration;
+
+use breaker_core::State;
+use breaker_ops::Registry;
+use opentelemetry::KeyValue;
+use opentelemetry::metrics::MeterProvider as _;
+use opentelemetry_sdk::metrics::data::{AggregatedMetrics, MetricData, ResourceMetrics};
+use opentelemetry_sdk::metrics::{InMemoryMetricExporter, PeriodicReader, SdkMeterProvider};
+use support::{busy_history, clock, reporting, silent, trip};
+
+/// Every exported data point: (instrument, unit, sorted attributes, value).
+fn points(metrics: &[ResourceMetrics]) -> Vec<(String, String, Vec<(String, String)>, f64)> {
+    let mut out = Vec::new();
+    let attrs = |kvs: &mut dyn Iterator<Item = &KeyValue>| {
+        let mut v: Vec<(String, String)> = kvs
+            .map(|kv| (kv.key.to_string(), kv.value.to_string()))
+            .collect();
+        v.sort();
+        v
+    };
+    let last = metrics.last().expect("one export");
+    for scope in last.scope_metrics() {
+        for metric in scope.metrics() {
+            let (name, unit) = (metric.name().to_owned(), metric.unit().to_owned());
+            let mut push = |a, v| out.push((name.clone(), unit.clone(), a, v));
+            match metric.data() {
+                AggregatedMetrics::U64(MetricData::Sum(sum)) => {
+                    assert!(sum.is_monotonic(), "{name}");
+                    for p in sum.data_points() {
+                        push(attrs(&mut p.attributes()), p.value() as f64);
+                    }
+                }
+                AggregatedMetrics::I64(MetricData::Gauge(g)) => {
+                    for p in g.data_points() {
+                        push(attrs(&mut p.attributes()), p.value() as f64);
+                    }
+                }
+                AggregatedMetrics::F64(MetricData::Gauge(g)) => {
+                    for p in g.data_points() {
+                        push(attrs(&mut p.attributes()), p.value());
+                    }
+                }
+                _ => panic!("{name}: an unexpected kind of data"),
+            }
+        }
+    }
+    out
+}
+
+fn find(
+    points: &[(String, String, Vec<(String, String)>, f64)],
+    name: &str,
+    attributes: &[(&str, &str)],
+) -> (String, f64) {
+    let mut wanted: Vec<(String, String)> = attributes
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    wanted.sort();
+    let found: Vec<_> = points
+        .iter()
+        .filter(|p| p.0 == name && p.2 == wanted)
+        .collect();
+    assert_eq!(found.len(), 1, "{name} {attributes:?} in {points:#?}");
+    (found[0].1.clone(), found[0].3)
+}
+
+#[test]
+fn observable_instruments_report_each_breakers_snapshot() {
+    let registry = Registry::new();
+    let db_clock = clock();
+    let db = reporting(db_clock);
+    registry.register("db", db.clone()).unwrap();
+    busy_history(&db, db_clock);
+    let cache_clock = clock();
+    let cache = silent(cache_clock);
+    registry.register("cache", cache.clone()).unwrap();
+    trip(&cache);
+    cache_clock.advance(Duration::from_millis(1500));
+
+    let exporter = InMemoryMetricExporter::default();
+    let provider = SdkMeterProvider::builder()
+        .with_reader(PeriodicReader::builder(exporter.clone()).build())
+        .build();
+    let _instruments = breaker_ops::register_instruments(&provider.meter("test"), registry.clone());
+    provider.force_flush().unwrap();
+    let points = points(&exporter.get_finished_metrics().unwrap());
+
+    for (name, m) in [("db", db.metrics()), ("cache", cache.metrics())] {
+        let b = ("breaker.name", name);
+        let calls = [
+            ("passing", "admitted", m.call_passing),
+            ("broken", "rejected", m.call_broken),
+            ("recovering", "admitted", m.call_recovering_ok),
+            ("recovering", "rejected", m.call_recovering_failed),
+        ];
+        for (state, outcome, expected) in calls {
+            let attributes = [b, ("breaker.state", state), ("breaker.outcome", outcome)];
+            assert_eq!(
+                find(&points, "breaker.calls", &attributes),
+                ("{call}".into(), expected as f64)
+            );
+        }
+        for (result, expected) in [
+            ("success", m.successes),
+            ("failure", m.failures),
+            ("ignored", m.ignored),
+            ("late", m.late),
+        ] {
+            let attributes = [b, ("breaker.result", result)];
+            assert_eq!(
+                find(&points, "breaker.results", &attributes).1,
+                expected as f64
+            );
+        }
+        assert_eq!(find(&points, "breaker.trips", &[b]).1, m.trips as f64);
+        for (state, label) in [
+            (State::Passing, "passing"),
+            (State::Broken, "broken"),
+            (State::Recovering, "recovering"),
+        ] {
+            let attributes = [b, ("breaker.state", label)];
+            let expected = if m.state == state { 1.0 } else { 0.0 };
+            assert_eq!(find(&points, "breaker.state", &attributes).1, expected);
+        }
+        assert_eq!(
+            find(&points, "breaker.mode", &[b, ("breaker.mode", "automatic")]).1,
+            1.0
+        );
+        assert_eq!(
+            find(&points, "breaker.window.calls", &[b]).1,
+            m.window_calls as f64
+        );
+        assert_eq!(
+            find(&points, "breaker.window.failures", &[b]).1,
+            m.window_failures as f64
+        );
+        assert_eq!(find(&points, "breaker.error_ratio.threshold", &[b]).1, 0.5);
+        assert_eq!(find(&points, "breaker.min_calls", &[b]).1, 4.0);
+        assert_eq!(find(&points, "breaker.window", &[b]), ("s".into(), 10.0));
+        assert_eq!(
+            find(&points, "breaker.retry_after", &[b]),
+            ("s".into(), m.retry_after.as_secs_f64())
+        );
+    }
+    assert_eq!(
+        find(&points, "breaker.retry_after", &[("breaker.name", "cache")]).1,
+        3.5
+    );
+    assert_eq!(
+        find(&points, "breaker.error_ratio", &[("breaker.name", "cache")]).1,
+        0.0
+    );
+    assert_eq!(
+        find(&points, "breaker.time_in_state", &[("breaker.name", "db")]).1,
+        5.0
+    );
+    assert!(
+        !points
+            .iter()
+            .any(|p| p.0 == "breaker.time_in_state" && p.2[0].1 == "cache")
+    );
+    provider.shutdown().unwrap();
+}
