@@ -1,11 +1,11 @@
 //! The registry of named breakers and its type-erased view of each.
 
 use std::any::Any;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::fmt;
 use std::ops::Deref;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, PoisonError, RwLock};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::Duration;
 
 use breaker_core::{CircuitBreaker, Clock, Config, Listener, Metrics, Mode, Nanos, Transition};
@@ -17,6 +17,10 @@ use crate::listener::OpsListener;
 /// The longest breaker name: names are Prometheus label values and URL path
 /// segments, and both should stay short.
 const MAX_NAME_LEN: usize = 64;
+
+/// How many of its latest transitions each reporting breaker keeps, for
+/// [`Breaker::recent_transitions`] (what the dashboard lists).
+const RECENT: usize = 10;
 
 /// How many transitions the stream buffers by default (see [`Transitions`]).
 const DEFAULT_EVENT_CAPACITY: usize = 256;
@@ -140,6 +144,7 @@ impl Registry {
                 let link = Arc::new(Link {
                     name: name.clone(),
                     since: AtomicU64::new(handle.now().as_nanos()),
+                    recent: Mutex::new(VecDeque::with_capacity(RECENT)),
                     events: self.shared.events.clone(),
                 });
                 if listener.attach(link.clone()).is_err() {
@@ -316,6 +321,21 @@ impl Breaker {
         }
     }
 
+    /// Its latest transitions (up to 10, oldest first), with how long ago
+    /// each was on the breaker's clock. Empty for a breaker without an
+    /// [`OpsListener`].
+    pub fn recent_transitions(&self) -> Vec<(Transition, Duration)> {
+        let Some(link) = &self.link else {
+            return Vec::new();
+        };
+        let recent: Vec<Transition> = link.lock_recent().iter().copied().collect();
+        let now = self.handle.now();
+        recent
+            .into_iter()
+            .map(|t| (t, now.saturating_sub(t.at).to_duration()))
+            .collect()
+    }
+
     /// [`CircuitBreaker::force_open`]: reject every call until [`reset`](Self::reset).
     pub fn force_open(&self) {
         self.handle.force_open()
@@ -353,6 +373,8 @@ pub(crate) struct Link {
     name: Arc<str>,
     /// When the current state began, in the breaker's clock's nanoseconds.
     since: AtomicU64,
+    /// The latest transitions, oldest first, at most [`RECENT`].
+    recent: Mutex<VecDeque<Transition>>,
     events: broadcast::Sender<Event>,
 }
 
@@ -361,12 +383,27 @@ impl Link {
         &self.name
     }
 
+    fn lock_recent(&self) -> std::sync::MutexGuard<'_, VecDeque<Transition>> {
+        // Every update leaves the deque whole: a panic elsewhere cannot
+        // have left it half-written.
+        self.recent.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
     /// Notes a transition and sends it to the stream's readers.
     pub(crate) fn heard(&self, transition: Transition) {
         // Two transitions told by two threads may arrive in either order;
         // the later state began at the later time (`at` never goes back).
         self.since
             .fetch_max(transition.at.as_nanos(), Ordering::Relaxed);
+        {
+            let mut recent = self.lock_recent();
+            if recent.len() == RECENT {
+                recent.pop_front();
+            }
+            // In date order, whichever thread told first.
+            let at = recent.partition_point(|t| t.at <= transition.at);
+            recent.insert(at, transition);
+        }
         // An error only says nobody is reading now: nothing to do.
         let _ = self.events.send(Event {
             breaker: self.name.clone(),

@@ -20,8 +20,10 @@ use crate::prometheus::{PrometheusCollector, render};
 use crate::registry::{Breaker, Registry};
 
 /// The dashboard: one HTML page with its script and styles inline (no CDN,
-/// no build step); it reads `breakers` and `breakers/events` relative to
-/// itself, so it works wherever the router is nested.
+/// no build step). It polls `breakers` (relative to itself, so it works
+/// wherever the router is nested) once a second: each view carries its
+/// recent transitions, so the page needs no long-lived connection and shows
+/// what happened before it was opened.
 const DASHBOARD: &str = include_str!("dashboard.html");
 
 /// Builds the ops [`Router`] for a [`Registry`]; see the
@@ -131,6 +133,15 @@ fn view(breaker: &Breaker) -> Value {
         "time_in_state_seconds": s.time_in_state.map(secs),
         "retry_after_seconds": secs(m.retry_after),
         "reports_transitions": breaker.reports_transitions(),
+        "recent_transitions": breaker
+            .recent_transitions()
+            .iter()
+            .map(|(t, ago)| {
+                let mut t = transition_json(breaker.name(), t);
+                t["seconds_ago"] = json!(ago.as_secs_f64());
+                t
+            })
+            .collect::<Vec<_>>(),
         "window": {
             "calls": m.window_calls,
             "failures": m.window_failures,

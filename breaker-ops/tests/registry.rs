@@ -227,3 +227,37 @@ fn an_unregistered_ops_listener_drops_what_it_hears() {
     trip(&breaker);
     assert_eq!(breaker.listener().registered_name(), None);
 }
+
+#[test]
+fn each_breaker_keeps_its_ten_latest_transitions() {
+    let clock = clock();
+    let registry = Registry::new();
+    let db = reporting(clock);
+    let entry = registry.register("db", db.clone()).unwrap();
+    for _ in 0..6 {
+        clock.advance(Duration::from_secs(1));
+        db.force_open();
+        clock.advance(Duration::from_secs(1));
+        db.reset();
+    }
+    let recent = entry.recent_transitions();
+    let seen: Vec<(Mode, Duration)> = recent.iter().map(|(t, ago)| (t.to_mode, *ago)).collect();
+    let expected: Vec<(Mode, Duration)> = (0..10u64)
+        .map(|i| {
+            let mode = if i % 2 == 0 {
+                Mode::ForcedOpen
+            } else {
+                Mode::Automatic
+            };
+            (mode, Duration::from_secs(9 - i))
+        })
+        .collect();
+    assert_eq!(seen, expected);
+    assert!(
+        registry
+            .register("quiet", silent(clock))
+            .unwrap()
+            .recent_transitions()
+            .is_empty()
+    );
+}
