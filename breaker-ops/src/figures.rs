@@ -5,9 +5,12 @@ use breaker_core::{Mode, State};
 
 use crate::registry::Snapshot;
 
+/// Reads one counter out of a snapshot.
+pub(crate) type Counter = fn(&Snapshot) -> u64;
+
 /// The admission counters: the state an attempt met, whether it was
 /// admitted, and the counter that tallies it. Every attempt is in one row.
-pub(crate) const CALLS: [(State, &str, fn(&Snapshot) -> u64); 4] = [
+pub(crate) const CALLS: [(State, &str, Counter); 4] = [
     (State::Passing, "admitted", |s| s.metrics.call_passing),
     (State::Broken, "rejected", |s| s.metrics.call_broken),
     (State::Recovering, "admitted", |s| {
@@ -19,7 +22,7 @@ pub(crate) const CALLS: [(State, &str, fn(&Snapshot) -> u64); 4] = [
 ];
 
 /// The outcomes of admitted calls, and the counter for each.
-pub(crate) const RESULTS: [(&str, fn(&Snapshot) -> u64); 4] = [
+pub(crate) const RESULTS: [(&str, Counter); 4] = [
     ("success", |s| s.metrics.successes),
     ("failure", |s| s.metrics.failures),
     ("ignored", |s| s.metrics.ignored),

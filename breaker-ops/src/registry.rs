@@ -310,14 +310,16 @@ impl Breaker {
     pub fn snapshot(&self) -> Snapshot {
         let metrics = self.handle.metrics();
         // After `metrics`: any transition that reading settled has been heard.
+        let clock = self.handle.now();
         let time_in_state = self.link.as_ref().map(|link| {
             let since = Nanos::from_nanos(link.since.load(Ordering::Relaxed));
-            self.handle.now().saturating_sub(since).to_duration()
+            clock.saturating_sub(since).to_duration()
         });
         Snapshot {
             metrics,
             config: self.handle.config(),
             time_in_state,
+            clock,
         }
     }
 
@@ -365,6 +367,10 @@ pub struct Snapshot {
     /// counts from the state's start, or from registration if the state began
     /// earlier (the listener was not attached yet).
     pub time_in_state: Option<Duration>,
+    /// The breaker's clock when this was read (from the clock's own origin):
+    /// two snapshots' counters over the difference of their clocks are rates
+    /// on the breaker's time, whatever the reader's.
+    pub clock: Nanos,
 }
 
 /// What ties a registered breaker's [`OpsListener`] to its registry.

@@ -101,24 +101,28 @@ struct Ops {
 
 type Shared = State<Arc<Ops>>;
 
-/// A JSON error body: `{"error": "..."}`.
-fn error(status: StatusCode, message: String) -> Response {
-    (status, axum::Json(json!({ "error": message }))).into_response()
+/// An error answer: its status and a JSON body, `{"error": "..."}`.
+struct ApiError(StatusCode, String);
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (self.0, axum::Json(json!({ "error": self.1 }))).into_response()
+    }
 }
 
-async fn method_not_allowed() -> Response {
-    error(
+async fn method_not_allowed() -> ApiError {
+    ApiError(
         StatusCode::METHOD_NOT_ALLOWED,
         "method not allowed on this path".to_owned(),
     )
 }
 
-/// The breaker named in the path, or the error response to send.
-fn lookup(ops: &Ops, name: Result<Path<String>, PathRejection>) -> Result<Breaker, Response> {
-    let Path(name) = name.map_err(|e| error(StatusCode::BAD_REQUEST, e.body_text()))?;
+/// The breaker named in the path.
+fn lookup(ops: &Ops, name: Result<Path<String>, PathRejection>) -> Result<Breaker, ApiError> {
+    let Path(name) = name.map_err(|e| ApiError(StatusCode::BAD_REQUEST, e.body_text()))?;
     ops.registry
         .get(&name)
-        .ok_or_else(|| error(StatusCode::NOT_FOUND, format!("no breaker named {name:?}")))
+        .ok_or_else(|| ApiError(StatusCode::NOT_FOUND, format!("no breaker named {name:?}")))
 }
 
 /// Seconds as JSON numbers: what dashboards and `jq` expect.
@@ -131,6 +135,7 @@ fn view(breaker: &Breaker) -> Value {
         "state": state_label(m.state),
         "mode": mode_label(m.mode),
         "time_in_state_seconds": s.time_in_state.map(secs),
+        "clock_seconds": s.clock.to_duration().as_secs_f64(),
         "retry_after_seconds": secs(m.retry_after),
         "reports_transitions": breaker.reports_transitions(),
         "recent_transitions": breaker
@@ -179,33 +184,42 @@ async fn list(State(ops): Shared) -> Response {
     axum::Json(json!({ "breakers": breakers })).into_response()
 }
 
-async fn one(State(ops): Shared, name: Result<Path<String>, PathRejection>) -> Response {
-    match lookup(&ops, name) {
-        Ok(breaker) => axum::Json(view(&breaker)).into_response(),
-        Err(response) => response,
-    }
+async fn one(
+    State(ops): Shared,
+    name: Result<Path<String>, PathRejection>,
+) -> Result<axum::Json<Value>, ApiError> {
+    Ok(axum::Json(view(&lookup(&ops, name)?)))
 }
 
 /// Runs an operator control on the named breaker and answers with its view.
-fn control(ops: &Ops, name: Result<Path<String>, PathRejection>, act: fn(&Breaker)) -> Response {
-    match lookup(ops, name) {
-        Ok(breaker) => {
-            act(&breaker);
-            axum::Json(view(&breaker)).into_response()
-        }
-        Err(response) => response,
-    }
+fn control(
+    ops: &Ops,
+    name: Result<Path<String>, PathRejection>,
+    act: fn(&Breaker),
+) -> Result<axum::Json<Value>, ApiError> {
+    let breaker = lookup(ops, name)?;
+    act(&breaker);
+    Ok(axum::Json(view(&breaker)))
 }
 
-async fn force_open(State(ops): Shared, name: Result<Path<String>, PathRejection>) -> Response {
+async fn force_open(
+    State(ops): Shared,
+    name: Result<Path<String>, PathRejection>,
+) -> Result<axum::Json<Value>, ApiError> {
     control(&ops, name, Breaker::force_open)
 }
 
-async fn disable(State(ops): Shared, name: Result<Path<String>, PathRejection>) -> Response {
+async fn disable(
+    State(ops): Shared,
+    name: Result<Path<String>, PathRejection>,
+) -> Result<axum::Json<Value>, ApiError> {
     control(&ops, name, Breaker::disable)
 }
 
-async fn reset(State(ops): Shared, name: Result<Path<String>, PathRejection>) -> Response {
+async fn reset(
+    State(ops): Shared,
+    name: Result<Path<String>, PathRejection>,
+) -> Result<axum::Json<Value>, ApiError> {
     control(&ops, name, Breaker::reset)
 }
 
@@ -223,10 +237,11 @@ async fn metrics_text(State(ops): Shared, headers: HeaderMap) -> Response {
             body,
         )
             .into_response(),
-        Err(_) => error(
+        Err(_) => ApiError(
             StatusCode::INTERNAL_SERVER_ERROR,
             "could not encode the metrics".to_owned(),
-        ),
+        )
+        .into_response(),
     }
 }
 

@@ -13,8 +13,11 @@ use opentelemetry_sdk::metrics::data::{AggregatedMetrics, MetricData, ResourceMe
 use opentelemetry_sdk::metrics::{InMemoryMetricExporter, PeriodicReader, SdkMeterProvider};
 use support::{busy_history, clock, reporting, silent, trip};
 
-/// Every exported data point: (instrument, unit, sorted attributes, value).
-fn points(metrics: &[ResourceMetrics]) -> Vec<(String, String, Vec<(String, String)>, f64)> {
+/// One exported data point: (instrument, unit, sorted attributes, value).
+type Point = (String, String, Vec<(String, String)>, f64);
+
+/// Every exported data point.
+fn points(metrics: &[ResourceMetrics]) -> Vec<Point> {
     let mut out = Vec::new();
     let attrs = |kvs: &mut dyn Iterator<Item = &KeyValue>| {
         let mut v: Vec<(String, String)> = kvs
@@ -52,11 +55,7 @@ fn points(metrics: &[ResourceMetrics]) -> Vec<(String, String, Vec<(String, Stri
     out
 }
 
-fn find(
-    points: &[(String, String, Vec<(String, String)>, f64)],
-    name: &str,
-    attributes: &[(&str, &str)],
-) -> (String, f64) {
+fn find(points: &[Point], name: &str, attributes: &[(&str, &str)]) -> (String, f64) {
     let mut wanted: Vec<(String, String)> = attributes
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))

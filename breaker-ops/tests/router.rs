@@ -47,6 +47,7 @@ async fn breakers_are_listed_with_state_counts_and_config() {
             "state": "recovering",
             "mode": "automatic",
             "time_in_state_seconds": 5.0,
+            "clock_seconds": 10.0,
             "retry_after_seconds": 0.0,
             "reports_transitions": true,
             "recent_transitions": [
@@ -333,4 +334,47 @@ async fn the_event_stream_carries_the_listeners_transitions() {
         modes,
         ["automatic", "forced_open", "automatic", "forced_open"]
     );
+}
+
+#[tokio::test]
+async fn controls_behind_the_apps_own_auth_layer_as_the_readme_shows() {
+    use axum::extract::Request as AxumRequest;
+    use axum::middleware::{self, Next};
+    use axum::response::Response;
+
+    async fn operators_only(request: AxumRequest, next: Next) -> Result<Response, StatusCode> {
+        let token = request
+            .headers()
+            .get("authorization")
+            .and_then(|v| v.to_str().ok());
+        if token == Some("Bearer let-me-in") {
+            Ok(next.run(request).await)
+        } else {
+            Err(StatusCode::UNAUTHORIZED)
+        }
+    }
+    let registry = Registry::new();
+    let db = silent(clock());
+    registry.register("db", db.clone()).unwrap();
+    let ops = breaker_ops::OpsRouter::new(registry)
+        .enable_controls()
+        .into_router()
+        .route_layer(middleware::from_fn(operators_only));
+    let addr = serve(axum::Router::new().nest("/ops", ops)).await;
+
+    assert_eq!(
+        post(addr, "/ops/breakers/db/force-open").await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(db.mode(), Mode::Automatic);
+
+    let client = Client::builder(TokioExecutor::new()).build_http::<Body>();
+    let request = Request::post(format!("http://{addr}/ops/breakers/db/force-open"))
+        .header("authorization", "Bearer let-me-in")
+        .body(Body::empty())
+        .unwrap();
+    let response = client.request(request).await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let _ = response.into_body().collect().await.unwrap();
+    assert_eq!(db.mode(), Mode::ForcedOpen);
 }
