@@ -5,32 +5,129 @@ use breaker_core::{Mode, State};
 
 use crate::registry::Snapshot;
 
-/// Reads one counter out of a snapshot.
-pub(crate) type Counter = fn(&Snapshot) -> u64;
+/// How a family with labelled series is exported.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kind {
+    /// A monotonic count since the breaker was created.
+    Counter,
+    /// One 0/1 series per possible value, 1 for the current one.
+    StateSet,
+}
 
-/// The admission counters: the state an attempt met, whether it was
-/// admitted, and the counter that tallies it. Every attempt is in one row.
-pub(crate) const CALLS: [(State, &str, Counter); 4] = [
-    (State::Passing, "admitted", |s| s.metrics.call_passing),
-    (State::Broken, "rejected", |s| s.metrics.call_broken),
-    (State::Recovering, "admitted", |s| {
-        s.metrics.call_recovering_ok
-    }),
-    (State::Recovering, "rejected", |s| {
-        s.metrics.call_recovering_failed
-    }),
+/// Labels of one series besides `breaker`: (Prometheus label, value).
+pub(crate) type Labels = Vec<(&'static str, &'static str)>;
+
+/// A family of series per breaker, each told apart by its labels.
+pub(crate) struct Family {
+    /// The Prometheus family's name (counters get `_total` from the encoder).
+    #[cfg_attr(not(feature = "prometheus"), allow(dead_code))]
+    pub(crate) prometheus: &'static str,
+    /// The OpenTelemetry instrument's name.
+    #[cfg_attr(not(feature = "opentelemetry"), allow(dead_code))]
+    pub(crate) otel: &'static str,
+    /// The OpenTelemetry unit (counters only).
+    #[cfg_attr(not(feature = "opentelemetry"), allow(dead_code))]
+    pub(crate) unit: &'static str,
+    pub(crate) kind: Kind,
+    pub(crate) help: &'static str,
+    /// Every series of one breaker: its labels and value.
+    pub(crate) series: fn(&Snapshot) -> Vec<(Labels, u64)>,
+}
+
+pub(crate) const FAMILIES: [Family; 5] = [
+    Family {
+        prometheus: "breaker_calls",
+        otel: "breaker.calls",
+        unit: "{call}",
+        kind: Kind::Counter,
+        help: "Admission attempts, by the state they met and whether they were admitted",
+        // Every attempt is in exactly one of these series.
+        series: |s| {
+            let m = &s.metrics;
+            vec![
+                (
+                    vec![("state", "passing"), ("outcome", "admitted")],
+                    m.call_passing,
+                ),
+                (
+                    vec![("state", "broken"), ("outcome", "rejected")],
+                    m.call_broken,
+                ),
+                (
+                    vec![("state", "recovering"), ("outcome", "admitted")],
+                    m.call_recovering_ok,
+                ),
+                (
+                    vec![("state", "recovering"), ("outcome", "rejected")],
+                    m.call_recovering_failed,
+                ),
+            ]
+        },
+    },
+    Family {
+        prometheus: "breaker_results",
+        otel: "breaker.results",
+        unit: "{call}",
+        kind: Kind::Counter,
+        help: "Outcomes of admitted calls: success, failure, ignored, or late (arrived after the state it was admitted in had ended)",
+        series: |s| {
+            let m = &s.metrics;
+            vec![
+                (vec![("result", "success")], m.successes),
+                (vec![("result", "failure")], m.failures),
+                (vec![("result", "ignored")], m.ignored),
+                (vec![("result", "late")], m.late),
+            ]
+        },
+    },
+    Family {
+        prometheus: "breaker_trips",
+        otel: "breaker.trips",
+        unit: "{trip}",
+        kind: Kind::Counter,
+        help: "Entries into Broken made by the breaker itself (not an operator's force-open)",
+        series: |s| vec![(vec![], s.metrics.trips)],
+    },
+    Family {
+        prometheus: "breaker_state",
+        otel: "breaker.state",
+        unit: "",
+        kind: Kind::StateSet,
+        help: "The current state: 1 for the state the breaker is in, 0 for the others",
+        series: |s| {
+            STATES
+                .iter()
+                .map(|&state| {
+                    (
+                        vec![("state", state_label(state))],
+                        u64::from(s.metrics.state == state),
+                    )
+                })
+                .collect()
+        },
+    },
+    Family {
+        prometheus: "breaker_mode",
+        otel: "breaker.mode",
+        unit: "",
+        kind: Kind::StateSet,
+        help: "Who decides the state: 1 for the current mode (automatic, forced_open, disabled), 0 for the others",
+        series: |s| {
+            MODES
+                .iter()
+                .map(|&mode| {
+                    (
+                        vec![("mode", mode_label(mode))],
+                        u64::from(s.metrics.mode == mode),
+                    )
+                })
+                .collect()
+        },
+    },
 ];
 
-/// The outcomes of admitted calls, and the counter for each.
-pub(crate) const RESULTS: [(&str, Counter); 4] = [
-    ("success", |s| s.metrics.successes),
-    ("failure", |s| s.metrics.failures),
-    ("ignored", |s| s.metrics.ignored),
-    ("late", |s| s.metrics.late),
-];
-
-pub(crate) const STATES: [State; 3] = [State::Passing, State::Broken, State::Recovering];
-pub(crate) const MODES: [Mode; 3] = [Mode::Automatic, Mode::ForcedOpen, Mode::Disabled];
+const STATES: [State; 3] = [State::Passing, State::Broken, State::Recovering];
+const MODES: [Mode; 3] = [Mode::Automatic, Mode::ForcedOpen, Mode::Disabled];
 
 /// A figure with one value per breaker.
 pub(crate) struct Gauge {
@@ -144,6 +241,7 @@ mod tests {
 
     #[test]
     fn labels_are_snake_case() {
+        // (The families' series are checked value by value in tests/.)
         let states: Vec<_> = STATES.iter().map(|&s| state_label(s)).collect();
         assert_eq!(states, ["passing", "broken", "recovering"]);
         let modes: Vec<_> = MODES.iter().map(|&m| mode_label(m)).collect();

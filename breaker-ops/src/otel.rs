@@ -6,8 +6,19 @@ use std::fmt;
 use opentelemetry::KeyValue;
 use opentelemetry::metrics::{Meter, ObservableCounter, ObservableGauge};
 
-use crate::figures::{CALLS, GAUGES, MODES, RESULTS, STATES, mode_label, state_label};
+use crate::figures::{FAMILIES, GAUGES, Kind};
 use crate::registry::{Registry, Snapshot};
+
+/// The OpenTelemetry attribute for a Prometheus label: namespaced.
+fn attribute(label: &'static str) -> &'static str {
+    match label {
+        "state" => "breaker.state",
+        "outcome" => "breaker.outcome",
+        "result" => "breaker.result",
+        "mode" => "breaker.mode",
+        other => other,
+    }
+}
 
 /// The instruments [`register_instruments`] made. Keep it alive as long as
 /// you export: it holds their handles.
@@ -54,101 +65,38 @@ pub fn register_instruments(meter: &Meter, registry: Registry) -> Instruments {
     };
 
     let mut counters = Vec::new();
-    let r = registry.clone();
-    counters.push(
-        meter
-            .u64_observable_counter("breaker.calls")
-            .with_description(
-                "Admission attempts, by the state they met and whether they were admitted",
-            )
-            .with_unit("{call}")
-            .with_callback(move |observer| {
-                each(&r, &mut |name, s| {
-                    for (state, outcome, value) in CALLS {
-                        observer.observe(
-                            value(s),
-                            &[
-                                name.clone(),
-                                KeyValue::new("breaker.state", state_label(state)),
-                                KeyValue::new("breaker.outcome", outcome),
-                            ],
-                        );
-                    }
-                })
-            })
-            .build(),
-    );
-    let r = registry.clone();
-    counters.push(
-        meter
-            .u64_observable_counter("breaker.results")
-            .with_description("Outcomes of admitted calls: success, failure, ignored, late")
-            .with_unit("{call}")
-            .with_callback(move |observer| {
-                each(&r, &mut |name, s| {
-                    for (result, value) in RESULTS {
-                        observer.observe(
-                            value(s),
-                            &[name.clone(), KeyValue::new("breaker.result", result)],
-                        );
-                    }
-                })
-            })
-            .build(),
-    );
-    let r = registry.clone();
-    counters.push(
-        meter
-            .u64_observable_counter("breaker.trips")
-            .with_description("Entries into Broken made by the breaker itself")
-            .with_unit("{trip}")
-            .with_callback(move |observer| {
-                each(&r, &mut |name, s| {
-                    observer.observe(s.metrics.trips, &[name])
-                })
-            })
-            .build(),
-    );
-
     let mut states = Vec::new();
-    let r = registry.clone();
-    states.push(
-        meter
-            .i64_observable_gauge("breaker.state")
-            .with_description("1 for the state the breaker is in, 0 for the others")
-            .with_callback(move |observer| {
-                each(&r, &mut |name, s| {
-                    for state in STATES {
-                        let attributes = [
-                            name.clone(),
-                            KeyValue::new("breaker.state", state_label(state)),
-                        ];
-                        observer.observe(i64::from(s.metrics.state == state), &attributes);
-                    }
-                })
+    for family in &FAMILIES {
+        let r = registry.clone();
+        let series = family.series;
+        // Every series of every breaker: its attributes and value.
+        let observe = move |f: &mut dyn FnMut(u64, &[KeyValue])| {
+            each(&r, &mut |name, s| {
+                for (labels, value) in series(s) {
+                    let mut attributes = vec![name.clone()];
+                    attributes.extend(labels.iter().map(|&(k, v)| KeyValue::new(attribute(k), v)));
+                    f(value, &attributes);
+                }
             })
-            .build(),
-    );
-    let r = registry.clone();
-    states.push(
-        meter
-            .i64_observable_gauge("breaker.mode")
-            .with_description(
-                "1 for the current mode (automatic, forced_open, disabled), 0 for the others",
-            )
-            .with_callback(move |observer| {
-                each(&r, &mut |name, s| {
-                    for mode in MODES {
-                        let attributes = [
-                            name.clone(),
-                            KeyValue::new("breaker.mode", mode_label(mode)),
-                        ];
-                        observer.observe(i64::from(s.metrics.mode == mode), &attributes);
-                    }
-                })
-            })
-            .build(),
-    );
+        };
+        match family.kind {
+            Kind::Counter => counters.push(
+                meter
+                    .u64_observable_counter(family.otel)
+                    .with_description(family.help)
+                    .with_unit(family.unit)
+                    .with_callback(move |o| observe(&mut |v, a| o.observe(v, a)))
+                    .build(),
+            ),
+            Kind::StateSet => states.push(
+                meter
+                    .i64_observable_gauge(family.otel)
+                    .with_description(family.help)
+                    .with_callback(move |o| observe(&mut |v, a| o.observe(v as i64, a)))
+                    .build(),
+            ),
+        }
+    }
 
     let gauges = GAUGES
         .iter()

@@ -6,7 +6,7 @@ use prometheus_client::encoding::{DescriptorEncoder, NoLabelSet};
 use prometheus_client::metrics::MetricType;
 use prometheus_client::registry::Unit;
 
-use crate::figures::{CALLS, GAUGES, MODES, RESULTS, STATES, mode_label, state_label};
+use crate::figures::{FAMILIES, GAUGES, Kind};
 use crate::registry::{Registry, Snapshot};
 
 /// A [`Collector`] that writes the metric families in the
@@ -52,81 +52,25 @@ impl Collector for PrometheusCollector {
             .map(|b| (b.name().to_owned(), b.snapshot()))
             .collect();
 
-        let mut family = encoder.encode_descriptor(
-            "breaker_calls",
-            "Admission attempts, by the state they met and whether they were admitted",
-            None,
-            MetricType::Counter,
-        )?;
-        for (name, s) in &snapshots {
-            for (state, outcome, value) in CALLS {
-                let labels = [
-                    ("breaker", name.as_str()),
-                    ("state", state_label(state)),
-                    ("outcome", outcome),
-                ];
-                family
-                    .encode_family(&labels)?
-                    .encode_counter::<NoLabelSet, _, u64>(&value(s), None)?;
-            }
-        }
-
-        let mut family = encoder.encode_descriptor(
-            "breaker_results",
-            "Outcomes of admitted calls: success, failure, ignored, or late (arrived after the state it was admitted in had ended)",
-            None,
-            MetricType::Counter,
-        )?;
-        for (name, s) in &snapshots {
-            for (result, value) in RESULTS {
-                let labels = [("breaker", name.as_str()), ("result", result)];
-                family
-                    .encode_family(&labels)?
-                    .encode_counter::<NoLabelSet, _, u64>(&value(s), None)?;
-            }
-        }
-
-        let mut family = encoder.encode_descriptor(
-            "breaker_trips",
-            "Entries into Broken made by the breaker itself (not an operator's force-open)",
-            None,
-            MetricType::Counter,
-        )?;
-        for (name, s) in &snapshots {
-            family
-                .encode_family(&[("breaker", name.as_str())])?
-                .encode_counter::<NoLabelSet, _, u64>(&s.metrics.trips, None)?;
-        }
-
-        // A state set, as Prometheus writes one: one series per state, 1 for
-        // the current one and 0 for the others.
-        let mut family = encoder.encode_descriptor(
-            "breaker_state",
-            "The current state: 1 for the state the breaker is in, 0 for the others",
-            None,
-            MetricType::Gauge,
-        )?;
-        for (name, s) in &snapshots {
-            for state in STATES {
-                let labels = [("breaker", name.as_str()), ("state", state_label(state))];
-                family
-                    .encode_family(&labels)?
-                    .encode_gauge(&i64::from(s.metrics.state == state))?;
-            }
-        }
-
-        let mut family = encoder.encode_descriptor(
-            "breaker_mode",
-            "Who decides the state: 1 for the current mode (automatic, forced_open, disabled), 0 for the others",
-            None,
-            MetricType::Gauge,
-        )?;
-        for (name, s) in &snapshots {
-            for mode in MODES {
-                let labels = [("breaker", name.as_str()), ("mode", mode_label(mode))];
-                family
-                    .encode_family(&labels)?
-                    .encode_gauge(&i64::from(s.metrics.mode == mode))?;
+        for f in &FAMILIES {
+            let kind = match f.kind {
+                Kind::Counter => MetricType::Counter,
+                // Written the way Prometheus exporters write enums: a gauge
+                // series per value (prometheus-client has no StateSet yet).
+                Kind::StateSet => MetricType::Gauge,
+            };
+            let mut family = encoder.encode_descriptor(f.prometheus, f.help, None, kind)?;
+            for (name, s) in &snapshots {
+                for (mut labels, value) in (f.series)(s) {
+                    labels.insert(0, ("breaker", name.as_str()));
+                    let mut series = family.encode_family(&labels)?;
+                    match f.kind {
+                        Kind::Counter => {
+                            series.encode_counter::<NoLabelSet, _, u64>(&value, None)?
+                        }
+                        Kind::StateSet => series.encode_gauge(&value)?,
+                    }
+                }
             }
         }
 

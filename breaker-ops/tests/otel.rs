@@ -3,15 +3,11 @@
 
 mod support;
 
-use std::time::Duration;
-
-use breaker_core::State;
-use breaker_ops::Registry;
 use opentelemetry::KeyValue;
 use opentelemetry::metrics::MeterProvider as _;
 use opentelemetry_sdk::metrics::data::{AggregatedMetrics, MetricData, ResourceMetrics};
 use opentelemetry_sdk::metrics::{InMemoryMetricExporter, PeriodicReader, SdkMeterProvider};
-use support::{busy_history, clock, reporting, silent, trip};
+use support::{calls, modes, results, scene, states};
 
 /// One exported data point: (instrument, unit, sorted attributes, value).
 type Point = (String, String, Vec<(String, String)>, f64);
@@ -71,16 +67,7 @@ fn find(points: &[Point], name: &str, attributes: &[(&str, &str)]) -> (String, f
 
 #[test]
 fn observable_instruments_report_each_breakers_snapshot() {
-    let registry = Registry::new();
-    let db_clock = clock();
-    let db = reporting(db_clock);
-    registry.register("db", db.clone()).unwrap();
-    busy_history(&db, db_clock);
-    let cache_clock = clock();
-    let cache = silent(cache_clock);
-    registry.register("cache", cache.clone()).unwrap();
-    trip(&cache);
-    cache_clock.advance(Duration::from_millis(1500));
+    let (registry, metrics) = scene();
 
     let exporter = InMemoryMetricExporter::default();
     let provider = SdkMeterProvider::builder()
@@ -90,27 +77,16 @@ fn observable_instruments_report_each_breakers_snapshot() {
     provider.force_flush().unwrap();
     let points = points(&exporter.get_finished_metrics().unwrap());
 
-    for (name, m) in [("db", db.metrics()), ("cache", cache.metrics())] {
+    for (&name, m) in &metrics {
         let b = ("breaker.name", name);
-        let calls = [
-            ("passing", "admitted", m.call_passing),
-            ("broken", "rejected", m.call_broken),
-            ("recovering", "admitted", m.call_recovering_ok),
-            ("recovering", "rejected", m.call_recovering_failed),
-        ];
-        for (state, outcome, expected) in calls {
+        for (state, outcome, expected) in calls(m) {
             let attributes = [b, ("breaker.state", state), ("breaker.outcome", outcome)];
             assert_eq!(
                 find(&points, "breaker.calls", &attributes),
                 ("{call}".into(), expected as f64)
             );
         }
-        for (result, expected) in [
-            ("success", m.successes),
-            ("failure", m.failures),
-            ("ignored", m.ignored),
-            ("late", m.late),
-        ] {
+        for (result, expected) in results(m) {
             let attributes = [b, ("breaker.result", result)];
             assert_eq!(
                 find(&points, "breaker.results", &attributes).1,
@@ -118,19 +94,18 @@ fn observable_instruments_report_each_breakers_snapshot() {
             );
         }
         assert_eq!(find(&points, "breaker.trips", &[b]).1, m.trips as f64);
-        for (state, label) in [
-            (State::Passing, "passing"),
-            (State::Broken, "broken"),
-            (State::Recovering, "recovering"),
-        ] {
-            let attributes = [b, ("breaker.state", label)];
-            let expected = if m.state == state { 1.0 } else { 0.0 };
-            assert_eq!(find(&points, "breaker.state", &attributes).1, expected);
+        for (label, expected) in states(m) {
+            assert_eq!(
+                find(&points, "breaker.state", &[b, ("breaker.state", label)]).1,
+                expected
+            );
         }
-        assert_eq!(
-            find(&points, "breaker.mode", &[b, ("breaker.mode", "automatic")]).1,
-            1.0
-        );
+        for (label, expected) in modes(m) {
+            assert_eq!(
+                find(&points, "breaker.mode", &[b, ("breaker.mode", label)]).1,
+                expected
+            );
+        }
         assert_eq!(
             find(&points, "breaker.window.calls", &[b]).1,
             m.window_calls as f64
@@ -149,7 +124,7 @@ fn observable_instruments_report_each_breakers_snapshot() {
     }
     assert_eq!(
         find(&points, "breaker.retry_after", &[("breaker.name", "cache")]).1,
-        3.5
+        3.0
     );
     assert_eq!(
         find(&points, "breaker.error_ratio", &[("breaker.name", "cache")]).1,

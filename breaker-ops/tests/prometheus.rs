@@ -5,51 +5,11 @@
 mod support;
 
 use std::collections::BTreeMap;
-use std::time::Duration;
 
-use breaker_core::{Metrics, Mode, State};
+use breaker_core::Metrics;
 use breaker_ops::{PrometheusCollector, Registry};
 use prometheus_parse::{Sample, Scrape, Value};
-use support::{busy_history, clock, reporting, silent, trip};
-
-/// Three breakers: `db` with a full history ending Recovering (reports
-/// transitions), `cache` Broken for 3 more seconds, `search` forced open.
-fn scene() -> (Registry, BTreeMap<&'static str, Metrics>) {
-    let registry = Registry::new();
-    let db_clock = clock();
-    let db = reporting(db_clock);
-    registry.register("db", db.clone()).unwrap();
-    busy_history(&db, db_clock);
-
-    let cache_clock = clock();
-    let cache = silent(cache_clock);
-    registry.register("cache", cache.clone()).unwrap();
-    trip(&cache);
-    cache_clock.advance(Duration::from_secs(2));
-
-    let search = silent(clock());
-    registry.register("search", search.clone()).unwrap();
-    search.force_open();
-
-    let metrics = BTreeMap::from([
-        ("db", db.metrics()),
-        ("cache", cache.metrics()),
-        ("search", search.metrics()),
-    ]);
-    // The history is what the families are checked against: make sure it
-    // is not trivial, and that counters of one family differ.
-    let db_m = metrics["db"];
-    assert_eq!(db_m.state, State::Recovering);
-    assert_eq!(
-        (db_m.successes, db_m.failures, db_m.ignored, db_m.late),
-        (4, 3, 2, 1)
-    );
-    assert_eq!((db_m.call_passing, db_m.call_broken), (9, 2));
-    assert!(db_m.call_recovering_ok == 1 && db_m.call_recovering_failed >= 2);
-    assert_eq!(metrics["cache"].retry_after, Duration::from_secs(3));
-    assert_eq!(metrics["search"].mode, Mode::ForcedOpen);
-    (registry, metrics)
-}
+use support::{calls, clock, modes, results, scene, silent, states};
 
 fn scrape(registry: &Registry, openmetrics: bool) -> (String, Scrape) {
     let mut metrics = prometheus_client::registry::Registry::default();
@@ -82,24 +42,10 @@ fn value(scrape: &Scrape, metric: &str, labels: &[(&str, &str)]) -> f64 {
     }
 }
 
-fn state_label(state: State) -> &'static str {
-    match state {
-        State::Passing => "passing",
-        State::Broken => "broken",
-        State::Recovering => "recovering",
-    }
-}
-
 fn check_families(scrape: &Scrape, metrics: &BTreeMap<&'static str, Metrics>) {
     for (&name, m) in metrics {
         let b = ("breaker", name);
-        let calls = [
-            ("passing", "admitted", m.call_passing),
-            ("broken", "rejected", m.call_broken),
-            ("recovering", "admitted", m.call_recovering_ok),
-            ("recovering", "rejected", m.call_recovering_failed),
-        ];
-        for (state, outcome, expected) in calls {
+        for (state, outcome, expected) in calls(m) {
             let labels = [b, ("state", state), ("outcome", outcome)];
             assert_eq!(
                 value(scrape, "breaker_calls_total", &labels),
@@ -107,14 +53,9 @@ fn check_families(scrape: &Scrape, metrics: &BTreeMap<&'static str, Metrics>) {
                 "{labels:?}"
             );
         }
-        let total: u64 = calls.iter().map(|c| c.2).sum();
+        let total: u64 = calls(m).iter().map(|c| c.2).sum();
         assert_eq!(total, m.call_count, "every attempt is in one series");
-        for (result, expected) in [
-            ("success", m.successes),
-            ("failure", m.failures),
-            ("ignored", m.ignored),
-            ("late", m.late),
-        ] {
+        for (result, expected) in results(m) {
             let labels = [b, ("result", result)];
             assert_eq!(
                 value(scrape, "breaker_results_total", &labels),
@@ -123,21 +64,13 @@ fn check_families(scrape: &Scrape, metrics: &BTreeMap<&'static str, Metrics>) {
             );
         }
         assert_eq!(value(scrape, "breaker_trips_total", &[b]), m.trips as f64);
-        for state in [State::Passing, State::Broken, State::Recovering] {
-            let expected = if m.state == state { 1.0 } else { 0.0 };
-            let labels = [b, ("state", state_label(state))];
+        for (label, expected) in states(m) {
             assert_eq!(
-                value(scrape, "breaker_state", &labels),
-                expected,
-                "{labels:?}"
+                value(scrape, "breaker_state", &[b, ("state", label)]),
+                expected
             );
         }
-        for (mode, label) in [
-            (Mode::Automatic, "automatic"),
-            (Mode::ForcedOpen, "forced_open"),
-            (Mode::Disabled, "disabled"),
-        ] {
-            let expected = if m.mode == mode { 1.0 } else { 0.0 };
+        for (label, expected) in modes(m) {
             assert_eq!(
                 value(scrape, "breaker_mode", &[b, ("mode", label)]),
                 expected

@@ -2,12 +2,13 @@
 //! clocks, and a real HTTP server and client on loopback.
 #![allow(dead_code, unreachable_pub)]
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Body;
-use breaker_core::{CircuitBreaker, Config, MockClock, NoListener};
+use breaker_core::{CircuitBreaker, Config, Metrics, MockClock, Mode, NoListener, State};
 use breaker_ops::{OpsListener, Registry};
 use http_body_util::BodyExt;
 use hyper::{HeaderMap, Method, Request, StatusCode};
@@ -139,4 +140,83 @@ pub async fn get(addr: SocketAddr, path: &str) -> Reply {
 
 pub async fn post(addr: SocketAddr, path: &str) -> Reply {
     request(Method::POST, addr, path, None).await
+}
+
+/// Three breakers: `db` with a full history ending Recovering (reports
+/// transitions), `cache` Broken for 3 more seconds, `search` forced open.
+pub fn scene() -> (Registry, BTreeMap<&'static str, Metrics>) {
+    let registry = Registry::new();
+    let db_clock = clock();
+    let db = reporting(db_clock);
+    registry.register("db", db.clone()).unwrap();
+    busy_history(&db, db_clock);
+
+    let cache_clock = clock();
+    let cache = silent(cache_clock);
+    registry.register("cache", cache.clone()).unwrap();
+    trip(&cache);
+    cache_clock.advance(Duration::from_secs(2));
+
+    let search = silent(clock());
+    registry.register("search", search.clone()).unwrap();
+    search.force_open();
+
+    let metrics = BTreeMap::from([
+        ("db", db.metrics()),
+        ("cache", cache.metrics()),
+        ("search", search.metrics()),
+    ]);
+    // The history is what the families are checked against: make sure it
+    // is not trivial, and that counters of one family differ.
+    let db_m = metrics["db"];
+    assert_eq!(db_m.state, State::Recovering);
+    assert_eq!(
+        (db_m.successes, db_m.failures, db_m.ignored, db_m.late),
+        (4, 3, 2, 1)
+    );
+    assert_eq!((db_m.call_passing, db_m.call_broken), (9, 2));
+    assert!(db_m.call_recovering_ok == 1 && db_m.call_recovering_failed >= 2);
+    assert_eq!(metrics["cache"].retry_after, Duration::from_secs(3));
+    assert_eq!(metrics["search"].mode, Mode::ForcedOpen);
+    (registry, metrics)
+}
+
+/// The admission series an exporter must show: (state, outcome, count).
+pub fn calls(m: &Metrics) -> [(&'static str, &'static str, u64); 4] {
+    [
+        ("passing", "admitted", m.call_passing),
+        ("broken", "rejected", m.call_broken),
+        ("recovering", "admitted", m.call_recovering_ok),
+        ("recovering", "rejected", m.call_recovering_failed),
+    ]
+}
+
+/// The outcome series an exporter must show: (result, count).
+pub fn results(m: &Metrics) -> [(&'static str, u64); 4] {
+    [
+        ("success", m.successes),
+        ("failure", m.failures),
+        ("ignored", m.ignored),
+        ("late", m.late),
+    ]
+}
+
+/// The state set an exporter must show: (state, 1 or 0).
+pub fn states(m: &Metrics) -> [(&'static str, f64); 3] {
+    let is = |s: State| if m.state == s { 1.0 } else { 0.0 };
+    [
+        ("passing", is(State::Passing)),
+        ("broken", is(State::Broken)),
+        ("recovering", is(State::Recovering)),
+    ]
+}
+
+/// The mode set an exporter must show: (mode, 1 or 0).
+pub fn modes(m: &Metrics) -> [(&'static str, f64); 3] {
+    let is = |mode: Mode| if m.mode == mode { 1.0 } else { 0.0 };
+    [
+        ("automatic", is(Mode::Automatic)),
+        ("forced_open", is(Mode::ForcedOpen)),
+        ("disabled", is(Mode::Disabled)),
+    ]
 }
