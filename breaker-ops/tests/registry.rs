@@ -96,6 +96,33 @@ fn cutout_breakers_register_by_their_name() {
     assert_eq!((m.call_count, m.successes), (1, 1));
 }
 
+#[tokio::test(start_paused = true)]
+async fn cutout_breakers_with_an_ops_listener_report_their_transitions() {
+    #[breaker_tokio::cutout(
+        error_ratio = 0.5,
+        window = "10s",
+        min_calls = 1,
+        passing_time = "0s",
+        name = FLAKY,
+        listener = breaker_ops::OpsListener::new()
+    )]
+    async fn flaky() -> Result<(), &'static str> {
+        Err("down")
+    }
+    let registry = Registry::new();
+    let mut events = registry.transitions();
+    let entry = registry.register("flaky", &FLAKY).unwrap();
+    assert!(entry.reports_transitions());
+    assert!(flaky().await.is_err());
+    let event = events.next().await.unwrap().unwrap();
+    assert_eq!(
+        (&*event.breaker, event.transition.to),
+        ("flaky", State::Broken)
+    );
+    tokio::time::advance(Duration::from_secs(3)).await;
+    assert_eq!(entry.snapshot().time_in_state, Some(Duration::from_secs(3)));
+}
+
 #[test]
 fn one_listener_reports_to_one_registry() {
     let breaker = reporting(clock());
