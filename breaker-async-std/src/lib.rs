@@ -10,9 +10,9 @@ pub use breaker_clock::CoarseClock;
 pub use breaker_core;
 #[doc(no_inline)]
 pub use breaker_core::{
-    CircuitBroken, Classify, Clock, Config, ConfigError, DefaultClassifier, Error, FailureIf,
-    Listener, Metrics, MockClock, Mode, Nanos, NoListener, Outcome, OwnedPermit, Permit, State,
-    StdClock, Transition, failure_if,
+    Cause, CircuitBroken, Classify, Clock, Config, ConfigError, DefaultClassifier, Error,
+    FailureIf, Listener, Metrics, MockClock, Mode, Nanos, NoListener, Outcome, OwnedPermit, Permit,
+    State, StdClock, Transition, failure_if,
 };
 
 /// Logs every transition through the [`log`](https://docs.rs/log) facade:

@@ -167,9 +167,15 @@ mod tracing_listener {
 
         let events = std::mem::take(&mut *EVENTS.lock().unwrap());
         let fields = |from: &str, to: &str, from_mode: &str, to_mode: &str, ms: u64| {
+            // Every transition here is the machine's or the operator's.
+            let cause = if from_mode == to_mode {
+                "machine"
+            } else {
+                "operator"
+            };
             format!(
                 " message=circuit breaker transition breaker=\"database\" from={from} to={to} \
-                 from_mode={from_mode} to_mode={to_mode} broken_ms={ms}"
+                 from_mode={from_mode} to_mode={to_mode} broken_ms={ms} cause={cause}"
             )
         };
         assert_eq!(

@@ -9,7 +9,7 @@ use crate::clock::{Clock, Nanos};
 use crate::config::{Config, ConfigError, Params};
 use crate::div::duration_from_nanos;
 use crate::error::{CircuitBroken, Error};
-use crate::listener::{Listener, NoListener, Transition};
+use crate::listener::{Cause, Listener, NoListener, Transition};
 use crate::metrics::Metrics;
 use crate::outcome::{Classify, DefaultClassifier, Outcome};
 use crate::permit::{OwnedPermit, Permit};
@@ -129,15 +129,27 @@ fn unbump(counter: &AtomicU64) {
     counter.fetch_sub(1, Ordering::Relaxed);
 }
 
-/// Who made a transition.
+/// Who makes a transition, with what it brings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Cause {
+enum By {
     /// The automatic machine: time, or a recorded outcome.
     Machine,
     /// An operator: `force_open`, `disable`, `reset`. The new state's window
     /// is cleared, as the machine's own rhythm no longer keeps old buckets
     /// within a few epochs of the new one (see `Window::clear`).
     Operator,
+    /// `advise_broken`, for this many ns (already bounded).
+    Advice(u64),
+}
+
+impl By {
+    const fn cause(self) -> Cause {
+        match self {
+            By::Machine => Cause::Machine,
+            By::Operator => Cause::Operator,
+            By::Advice(_) => Cause::Advice,
+        }
+    }
 }
 
 /// When a call's admission in Passing is counted.
@@ -164,14 +176,21 @@ pub(crate) enum Counting {
 /// admitted and takes 1 away. So the admitted count never strays 1 from the
 /// sum of `p` over the attempts. The epoch tag resets the credit for each
 /// Recovering state without a separate reset step racing the first attempts.
+///
+/// An advised Broken state, which has no ramp, keeps its duration here
+/// instead, marked by bit 59 (a balance never comes near it): see
+/// [`advise_broken`](CircuitBreaker::advise_broken).
 struct Credit;
 
 impl Credit {
     const SHIFT: u32 = 60;
     const MASK: u64 = (1 << Self::SHIFT) - 1;
+    const ADVICE: u64 = 1 << 59;
+    /// Balances saturate here, below the advice mark.
+    const MAX_BALANCE: u64 = Self::ADVICE - 1;
 
     const fn balance(word: u64, epoch: u64) -> u64 {
-        if word >> Self::SHIFT == epoch {
+        if word >> Self::SHIFT == epoch && word & Self::ADVICE == 0 {
             word & Self::MASK
         } else {
             0
@@ -180,6 +199,22 @@ impl Credit {
 
     const fn word(epoch: u64, balance: u64) -> u64 {
         (epoch << Self::SHIFT) | balance
+    }
+
+    /// The credit word of an advised Broken state of epoch `epoch` lasting
+    /// `duration` ns (below 2^53).
+    const fn advice(epoch: u64, duration: u64) -> u64 {
+        Self::word(epoch, Self::ADVICE | duration)
+    }
+
+    /// The duration the credit word `word` holds for the advised Broken
+    /// state of epoch `epoch`, if it holds one.
+    const fn advised(word: u64, epoch: u64) -> Option<u64> {
+        if word >> Self::SHIFT == epoch && word & Self::ADVICE != 0 {
+            Some(word & Self::MASK & !Self::ADVICE)
+        } else {
+            None
+        }
     }
 }
 
@@ -441,6 +476,68 @@ impl<C: Clock, const BUCKETS: usize, L: Listener> CircuitBreaker<C, BUCKETS, L> 
         self.take_over(Phase::Passing);
     }
 
+    /// Goes Broken for `for_` because others report the dependency down (for
+    /// example a quorum of a fleet's instances: see `breaker-fleet`), then
+    /// Recovering with the usual ramp, which tests the dependency from here.
+    /// Returns whether it did.
+    ///
+    /// It applies to an automatic Passing or Recovering breaker (or one not
+    /// used yet) and to nothing else: a Broken breaker already rejects every
+    /// call and ends on its own schedule, and an operator's
+    /// [`force_open`](Self::force_open) or [`disable`](Self::disable) stands.
+    /// A zero `for_` changes nothing.
+    ///
+    /// Advice is bounded: it lasts at most the breaker's own longest broken
+    /// time, `broken_time_max` (or `broken_time` without backoff), however
+    /// long it asks for, so a faulty adviser cannot hold a breaker open. It
+    /// is not a trip: [`Metrics::trips`] counts the breaker's own. The
+    /// listener hears it with [`Cause::Advice`] and the advised time as
+    /// `broken_time`; the window starts afresh, and the Recovering that
+    /// follows starts the backoff at level 0.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use core::time::Duration;
+    /// use breaker_core::{CircuitBreaker, Config, MockClock, State};
+    ///
+    /// let clock = MockClock::new();
+    /// let breaker = CircuitBreaker::new(
+    ///     Config::new(0.5, Duration::from_secs(10)).broken_time(Duration::from_secs(30)),
+    ///     &clock,
+    /// );
+    /// assert!(breaker.advise_broken(Duration::from_secs(12)));
+    /// assert_eq!(breaker.state(), State::Broken);
+    /// assert_eq!(breaker.retry_after(), Duration::from_secs(12));
+    /// assert!(!breaker.advise_broken(Duration::from_secs(5)), "already Broken");
+    /// clock.advance(Duration::from_secs(12));
+    /// assert_eq!(breaker.state(), State::Recovering);
+    /// // Asking for more than the breaker's own longest broken time gets that.
+    /// clock.advance(Duration::from_secs(60));
+    /// let _ = breaker.call(|| Ok::<_, ()>(()));
+    /// assert_eq!(breaker.state(), State::Passing);
+    /// assert!(breaker.advise_broken(Duration::from_secs(3600)));
+    /// assert_eq!(breaker.retry_after(), Duration::from_secs(30));
+    /// ```
+    pub fn advise_broken(&self, for_: Duration) -> bool {
+        let duration = match u64::try_from(for_.as_nanos()) {
+            Ok(0) => return false,
+            Ok(ns) => ns.min(self.params.longest_advice()),
+            Err(_) => self.params.longest_advice(),
+        };
+        let mut now = Now::new(&self.clock);
+        loop {
+            let word = self.settle(&mut now);
+            if !matches!(word.phase(), Phase::Passing | Phase::Recovering) {
+                return false;
+            }
+            let next = word.next(Phase::Advised, 0, word.elapsed(now.get()));
+            if self.transition(word, next, By::Advice(duration), &mut now) == next {
+                return true;
+            }
+        }
+    }
+
     /// Installs the operator's `phase`, whatever the machine is doing.
     fn take_over(&self, phase: Phase) {
         let mut now = Now::new(&self.clock);
@@ -450,7 +547,7 @@ impl<C: Clock, const BUCKETS: usize, L: Listener> CircuitBreaker<C, BUCKETS, L> 
                 return;
             }
             let next = word.manual(phase, now.get());
-            if self.transition(word, next, Cause::Operator, &mut now) == next {
+            if self.transition(word, next, By::Operator, &mut now) == next {
                 return;
             }
         }
@@ -744,7 +841,9 @@ impl<C: Clock, const BUCKETS: usize, L: Listener> CircuitBreaker<C, BUCKETS, L> 
             Phase::Passing | Phase::Recovering | Phase::Disabled => {
                 self.window.tally(word.epoch(), self.bucket(word, &mut now))
             }
-            Phase::Broken | Phase::Unstarted | Phase::ForcedOpen => Default::default(),
+            Phase::Broken | Phase::Advised | Phase::Unstarted | Phase::ForcedOpen => {
+                Default::default()
+            }
         };
         let c = &self.counters;
         let load = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
@@ -806,6 +905,14 @@ impl<C: Clock, const BUCKETS: usize, L: Listener> CircuitBreaker<C, BUCKETS, L> 
         }
     }
 
+    /// How long the advised Broken state `word` lasts: what its adviser
+    /// stored in the credit word right after installing it, or, in the moment
+    /// before, the longest an advice may last (so no reader ends it early).
+    fn advised_for(&self, word: Word) -> u64 {
+        Credit::advised(self.credit.load(Ordering::SeqCst), word.epoch())
+            .unwrap_or(self.params.longest_advice())
+    }
+
     /// Loads the state word and applies every transition that is due by time
     /// alone, returning the word that holds now.
     ///
@@ -832,12 +939,17 @@ impl<C: Clock, const BUCKETS: usize, L: Listener> CircuitBreaker<C, BUCKETS, L> 
                     };
                     continue;
                 }
-                Phase::Broken => {
-                    let broken = self.broken_for(word);
+                phase @ (Phase::Broken | Phase::Advised) => {
+                    let broken = if phase == Phase::Broken {
+                        self.broken_for(word)
+                    } else {
+                        self.advised_for(word)
+                    };
                     if word.elapsed(now.get()) < broken {
                         return word;
                     }
-                    // Recovering begins at the deadline, not when it is noticed.
+                    // Recovering begins at the deadline, not when it is
+                    // noticed; after an advised Broken, at level 0.
                     word.next(Phase::Recovering, word.level(), broken)
                 }
                 Phase::Recovering => match self.ramp_verdict(word, now) {
@@ -845,7 +957,7 @@ impl<C: Clock, const BUCKETS: usize, L: Listener> CircuitBreaker<C, BUCKETS, L> 
                     None => return word,
                 },
             };
-            word = self.transition(word, next, Cause::Machine, now);
+            word = self.transition(word, next, By::Machine, now);
         }
     }
 
@@ -853,14 +965,26 @@ impl<C: Clock, const BUCKETS: usize, L: Listener> CircuitBreaker<C, BUCKETS, L> 
     /// holds afterwards. Exactly one of any number of racing callers wins the
     /// CAS, so each transition happens, is counted and is heard once; the
     /// winner tells the listener after the new state is complete.
-    fn transition(&self, from: Word, to: Word, cause: Cause, now: &mut Now<'_, C>) -> Word {
+    fn transition(&self, from: Word, to: Word, by: By, now: &mut Now<'_, C>) -> Word {
         if let Err(current) =
             self.state
                 .compare_exchange(from.0, to.0, Ordering::SeqCst, Ordering::SeqCst)
         {
             return Word(current);
         }
-        if cause == Cause::Operator {
+        if let By::Advice(duration) = by {
+            // Like an operator, advice may come faster than the machine's
+            // rhythm: a fresh window (see below).
+            self.window.clear(to.epoch());
+            // Until this write, readers of the new word take the longest an
+            // advice may last (`advised_for`); a ramp attempt racing it is
+            // as harmless as with an operator's store below. (A swap, which
+            // is a store here, so that loom orders it against the ramp's CAS
+            // as a read-modify-write.)
+            self.credit
+                .swap(Credit::advice(to.epoch(), duration), Ordering::SeqCst);
+        }
+        if by == By::Operator {
             self.window.clear(to.epoch());
             // The ramp credit is tagged with 4 bits of its Recovering state's
             // epoch. The machine's own Recovering states always make an
@@ -872,11 +996,13 @@ impl<C: Clock, const BUCKETS: usize, L: Listener> CircuitBreaker<C, BUCKETS, L> 
             self.credit
                 .store(Credit::word(to.epoch(), 0), Ordering::SeqCst);
         }
-        let broken_time = if to.phase() == Phase::Broken {
-            bump(&self.counters.trips);
-            duration_from_nanos(self.broken_for(to))
-        } else {
-            Duration::ZERO
+        let broken_time = match (to.phase(), by) {
+            (Phase::Broken, _) => {
+                bump(&self.counters.trips);
+                duration_from_nanos(self.broken_for(to))
+            }
+            (_, By::Advice(duration)) => duration_from_nanos(duration),
+            _ => Duration::ZERO,
         };
         // The entry time in full width: `to` keeps it modulo 2^54.
         let t = to.effective(now.get());
@@ -887,6 +1013,7 @@ impl<C: Clock, const BUCKETS: usize, L: Listener> CircuitBreaker<C, BUCKETS, L> 
             to_mode: to.phase().mode(),
             at: Nanos::from_nanos(t.wrapping_sub(to.elapsed(t))),
             broken_time,
+            cause: by.cause(),
         });
         to
     }
@@ -964,10 +1091,11 @@ impl<C: Clock, const BUCKETS: usize, L: Listener> CircuitBreaker<C, BUCKETS, L> 
     /// not passed.
     #[inline(always)]
     fn broken_left_in(&self, word: Word, now: &mut Now<'_, C>) -> Option<u64> {
-        if word.phase() != Phase::Broken {
-            return None;
-        }
-        let broken = self.broken_for(word);
+        let broken = match word.phase() {
+            Phase::Broken => self.broken_for(word),
+            Phase::Advised => self.advised_for(word),
+            _ => return None,
+        };
         let elapsed = word.elapsed(now.get());
         (elapsed < broken).then(|| broken - elapsed)
     }
@@ -986,7 +1114,7 @@ impl<C: Clock, const BUCKETS: usize, L: Listener> CircuitBreaker<C, BUCKETS, L> 
                     return Ok(word);
                 }
                 // `settle` left it Broken: its deadline has not passed.
-                Phase::Broken => {
+                Phase::Broken | Phase::Advised => {
                     let left = self.broken_left_in(word, now).unwrap_or(0);
                     return Err(self.reject_broken(left));
                 }
@@ -1034,7 +1162,7 @@ impl<C: Clock, const BUCKETS: usize, L: Listener> CircuitBreaker<C, BUCKETS, L> 
             if seen >> Credit::SHIFT != epoch && self.state.load(Ordering::SeqCst) != word.0 {
                 return false;
             }
-            let credit = (Credit::balance(seen, epoch) + share).min(Credit::MASK);
+            let credit = (Credit::balance(seen, epoch) + share).min(Credit::MAX_BALANCE);
             let (admitted, left) = if credit >= ramp::ONE {
                 (true, credit - ramp::ONE)
             } else {
@@ -1058,7 +1186,7 @@ impl<C: Clock, const BUCKETS: usize, L: Listener> CircuitBreaker<C, BUCKETS, L> 
         let epoch = word.epoch();
         let mut seen = self.credit.load(Ordering::SeqCst);
         while seen >> Credit::SHIFT == epoch {
-            let credit = ((seen & Credit::MASK) + ramp::ONE).min(Credit::MASK);
+            let credit = (Credit::balance(seen, epoch) + ramp::ONE).min(Credit::MAX_BALANCE);
             match self.credit.compare_exchange_weak(
                 seen,
                 Credit::word(epoch, credit),
@@ -1154,7 +1282,7 @@ impl<C: Clock, const BUCKETS: usize, L: Listener> CircuitBreaker<C, BUCKETS, L> 
             _ => None,
         };
         if let Some(next) = verdict {
-            self.transition(admitted, next, Cause::Machine, &mut now);
+            self.transition(admitted, next, By::Machine, &mut now);
         }
     }
 

@@ -459,6 +459,16 @@ impl Params {
         base - spread + offset
     }
 
+    /// The longest an advised Broken state lasts: the breaker's own longest
+    /// broken time before jitter (below 2^53 ns, as every setting is).
+    pub(crate) const fn longest_advice(&self) -> u64 {
+        if self.broken_max > self.broken {
+            self.broken_max
+        } else {
+            self.broken
+        }
+    }
+
     /// How long a Passing state must last to be healthy (see
     /// [`Config::broken_time_max`]), kept below what an elapsed time can say.
     pub(crate) const fn healthy(&self) -> u64 {

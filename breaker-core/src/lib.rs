@@ -31,7 +31,7 @@ pub use listener::DefmtListener;
 pub use listener::LogListener;
 #[cfg(feature = "tracing")]
 pub use listener::TracingListener;
-pub use listener::{Listener, NoListener, Transition};
+pub use listener::{Cause, Listener, NoListener, Transition};
 pub use metrics::Metrics;
 pub use outcome::{Classify, DefaultClassifier, FailureIf, Outcome, failure_if};
 pub use permit::{OwnedPermit, Permit};

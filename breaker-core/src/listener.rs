@@ -38,9 +38,27 @@ pub struct Transition {
     /// transitions are dated when they were due, not when they were noticed:
     /// Recovering begins at Broken's deadline.
     pub at: Nanos,
-    /// How long the new state stays Broken, after backoff and jitter; zero
-    /// unless the new state is an automatic Broken.
+    /// How long the new state stays Broken, after backoff and jitter (or as
+    /// advised); zero unless the new state is an automatic Broken.
     pub broken_time: Duration,
+    /// Who made the transition.
+    pub cause: Cause,
+}
+
+/// Who made a [`Transition`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
+pub enum Cause {
+    /// The breaker's own machine: its window's error ratio, or time.
+    Machine,
+    /// An operator: [`force_open`](crate::CircuitBreaker::force_open),
+    /// [`disable`](crate::CircuitBreaker::disable) or
+    /// [`reset`](crate::CircuitBreaker::reset).
+    Operator,
+    /// [`advise_broken`](crate::CircuitBreaker::advise_broken): others (a
+    /// fleet of instances) report the dependency down.
+    Advice,
 }
 
 impl fmt::Display for Transition {
@@ -55,7 +73,20 @@ impl fmt::Display for Transition {
         if !self.broken_time.is_zero() {
             write!(f, " for {:?}", self.broken_time)?;
         }
+        if self.cause == Cause::Advice {
+            f.write_str(" (advised)")?;
+        }
         Ok(())
+    }
+}
+
+impl fmt::Display for Cause {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad(match self {
+            Cause::Machine => "machine",
+            Cause::Operator => "operator",
+            Cause::Advice => "advice",
+        })
     }
 }
 
@@ -74,6 +105,9 @@ impl defmt::Format for Transition {
         }
         if !self.broken_time.is_zero() {
             defmt::write!(f, " for {=u64} ms", self.broken_time.as_millis() as u64);
+        }
+        if self.cause == Cause::Advice {
+            defmt::write!(f, " (advised)");
         }
     }
 }

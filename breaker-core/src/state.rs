@@ -70,13 +70,16 @@ pub(crate) enum Phase {
     Unstarted,
     ForcedOpen,
     Disabled,
+    /// [`advise_broken`](crate::CircuitBreaker::advise_broken): Broken for
+    /// the advised time, which the credit word holds (`Credit::advice`).
+    Advised,
 }
 
 impl Phase {
     pub(crate) const fn state(self) -> State {
         match self {
             Phase::Passing | Phase::Unstarted | Phase::Disabled => State::Passing,
-            Phase::Broken | Phase::ForcedOpen => State::Broken,
+            Phase::Broken | Phase::ForcedOpen | Phase::Advised => State::Broken,
             Phase::Recovering => State::Recovering,
         }
     }
@@ -99,6 +102,7 @@ impl Phase {
             Phase::Unstarted => (SPECIAL, Some(0)),
             Phase::ForcedOpen => (SPECIAL, Some(1)),
             Phase::Disabled => (SPECIAL, Some(2)),
+            Phase::Advised => (SPECIAL, Some(3)),
         }
     }
 }
@@ -133,7 +137,7 @@ pub(crate) const BACKWARDS: u64 = 1 << 53;
 /// ```
 ///
 /// - `tag`: Passing, Broken, Recovering, or "special"; a special word's `aux`
-///   says Unstarted, forced open or disabled (see [`Phase`]). Passing is 0,
+///   says Unstarted, forced open, disabled or advised Broken (see [`Phase`]). Passing is 0,
 ///   so the hot path's test is one mask.
 /// - `aux` in the automatic states: the backoff level. A Broken state lasts
 ///   `broken_time * 2^level` (capped, then jittered); Recovering carries its
@@ -178,7 +182,8 @@ impl Word {
             _ => match self.aux() {
                 0 => Phase::Unstarted,
                 1 => Phase::ForcedOpen,
-                _ => Phase::Disabled,
+                2 => Phase::Disabled,
+                _ => Phase::Advised,
             },
         }
     }
@@ -316,7 +321,12 @@ mod tests {
     #[test]
     fn special_phases_round_trip_and_keep_no_level() {
         let w = Word::started(50);
-        for phase in [Phase::ForcedOpen, Phase::Disabled, Phase::Passing] {
+        for phase in [
+            Phase::ForcedOpen,
+            Phase::Disabled,
+            Phase::Advised,
+            Phase::Passing,
+        ] {
             let m = w.manual(phase, 50);
             assert_eq!((m.phase(), m.level(), m.elapsed(51)), (phase, 0, 0));
             assert_eq!(m.elapsed(52), 1, "an operator's word starts 1 ns on");

@@ -105,6 +105,10 @@ mod critical {
             self.compare_exchange(current, new, success, failure)
         }
 
+        pub(crate) fn swap(&self, value: u64, _: Ordering) -> u64 {
+            self.update(|now| (value, now))
+        }
+
         pub(crate) fn fetch_add(&self, delta: u64, _: Ordering) -> u64 {
             self.update(|now| (now.wrapping_add(delta), now))
         }

@@ -600,3 +600,140 @@ fn ready_with_checks_a_forced_open_breaker_every_100_ms_until_reset() {
     assert_eq!(*slept.borrow(), [100 * MS; 3]);
     assert_eq!(b.state(), Passing);
 }
+
+// ---- advice (issue #19: fleets) ----------------------------------------------
+
+#[test]
+fn advice_breaks_for_the_advised_time_then_ramps_as_usual() {
+    let clock = MockClock::new();
+    let log = Log::default();
+    let b = logged(eager().broken_time(10 * S), &clock, &log);
+    clock.set(2 * S);
+    let _ = succeed(&b);
+    assert!(b.advise_broken(3 * S));
+    assert_eq!(log.take(), [(Passing, Broken, AUTO, AUTO, 2 * S, 3 * S)]);
+    let m = b.metrics();
+    assert_eq!((m.state, m.mode, m.retry_after), (Broken, AUTO, 3 * S));
+    assert_eq!((m.trips, m.window_calls), (0, 0), "advice is not a trip");
+    let rejected = rejection(succeed(&b));
+    assert_eq!((rejected.state(), rejected.retry_after()), (Broken, 3 * S));
+    clock.advance(3 * S - NS);
+    assert_eq!((b.state(), b.retry_after()), (Broken, NS));
+    clock.advance(NS);
+    assert_eq!(b.state(), Recovering);
+    assert_eq!(
+        log.take(),
+        [(Broken, Recovering, AUTO, AUTO, 5 * S, Duration::ZERO)]
+    );
+    // The ramp after advice: past recovery_time, one success decides.
+    clock.advance(S);
+    assert_eq!(succeed(&b), Ok(()));
+    assert_eq!(b.state(), Passing);
+    assert_eq!(b.metrics().call_broken, 1);
+}
+
+#[test]
+fn the_listener_hears_who_made_each_transition() {
+    use breaker_core::Cause;
+    let clock = MockClock::new();
+    let causes = RefCell::new(Vec::new());
+    let b: CircuitBreaker<_, 10, _> =
+        CircuitBreaker::with_listener(eager(), &clock, |t: Transition| {
+            causes.borrow_mut().push((t.to, t.cause));
+        });
+    let _ = b.call(|| Err::<(), _>(()));
+    clock.advance(S);
+    assert_eq!(b.state(), Recovering);
+    assert!(b.advise_broken(S));
+    b.reset();
+    assert_eq!(
+        *causes.borrow(),
+        [
+            (Broken, Cause::Machine),
+            (Recovering, Cause::Machine),
+            (Broken, Cause::Advice),
+            (Passing, Cause::Operator),
+        ]
+    );
+}
+
+#[test]
+fn advice_is_bounded_by_the_breakers_own_longest_broken_time() {
+    let clock = MockClock::new();
+    let plain = CircuitBreaker::new(eager().broken_time(5 * S), &clock);
+    assert!(plain.advise_broken(Duration::MAX));
+    assert_eq!(plain.retry_after(), 5 * S);
+    let backoff = CircuitBreaker::new(eager().broken_time(5 * S).broken_time_max(40 * S), &clock);
+    assert!(backoff.advise_broken(60 * S));
+    assert_eq!(backoff.retry_after(), 40 * S);
+    let jittered = CircuitBreaker::new(eager().broken_time(5 * S).jitter(0.5), &clock);
+    assert!(jittered.advise_broken(4 * S));
+    assert_eq!(jittered.retry_after(), 4 * S, "advice is not jittered");
+}
+
+#[test]
+fn advice_applies_only_where_the_machine_would_admit_calls() {
+    let clock = MockClock::new();
+    let b = CircuitBreaker::new(eager().broken_time_max(8 * S), &clock);
+    assert!(!b.advise_broken(Duration::ZERO), "zero is no advice");
+    assert_eq!(b.state(), Passing);
+    // Its own Broken keeps its own deadline.
+    let _ = fail(&b);
+    assert!(!b.advise_broken(5 * S));
+    assert_eq!(b.retry_after(), S);
+    // Advised Broken is not extended by more advice.
+    clock.advance(S);
+    assert!(b.advise_broken(2 * S), "from Recovering");
+    assert!(!b.advise_broken(5 * S));
+    assert_eq!(b.retry_after(), 2 * S);
+    // Operators' modes stand.
+    b.force_open();
+    assert!(!b.advise_broken(S));
+    assert_eq!(b.mode(), Mode::ForcedOpen);
+    b.disable();
+    assert!(!b.advise_broken(S));
+    assert_eq!((b.state(), b.mode()), (Passing, Mode::Disabled));
+    assert_eq!(b.metrics().trips, 1);
+}
+
+#[test]
+fn a_breaker_not_used_yet_takes_advice_before_its_first_call() {
+    static CLOCK: MockClock = MockClock::new();
+    static B: CircuitBreaker<&MockClock> =
+        CircuitBreaker::new(Config::new(0.5, Duration::from_secs(10)), &CLOCK);
+    CLOCK.set(7 * S);
+    assert!(B.advise_broken(3 * S));
+    assert_eq!(rejection(B.call(|| Ok(()))).retry_after(), 3 * S);
+}
+
+#[test]
+fn permits_from_before_advice_are_late_and_its_ramp_starts_the_backoff_at_level_0() {
+    let clock = MockClock::new();
+    let b = CircuitBreaker::new(eager().broken_time_max(8 * S), &clock);
+    // Two failed recoveries: level 2 (4 s).
+    let _ = fail(&b);
+    for _ in 0..2 {
+        finish_recovery(&b, &clock, false);
+    }
+    assert_eq!(b.retry_after(), 4 * S);
+    clock.advance(4 * S);
+    let held = b.try_acquire().map_err(|_| ()).or_else(|()| {
+        clock.advance(S);
+        b.try_acquire().map_err(|_| ())
+    });
+    let held = held.expect("the ramp admits within its recovery time");
+    assert!(b.advise_broken(3 * S));
+    held.success();
+    assert_eq!(
+        b.metrics().late,
+        1,
+        "a permit from before the advice is late"
+    );
+    finish_recovery(&b, &clock, false);
+    assert_eq!(b.state(), Broken);
+    assert_eq!(
+        b.retry_after(),
+        2 * S,
+        "a failed ramp after advice backs off from level 0"
+    );
+}

@@ -18,7 +18,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{OnceLock, Weak};
 
 use breaker_core::{
-    CircuitBreaker, Clock, Config, Listener, Metrics, MockClock, Mode, Nanos, NoListener,
+    Cause, CircuitBreaker, Clock, Config, Listener, Metrics, MockClock, Mode, Nanos, NoListener,
     OwnedPermit, State, Transition,
 };
 use loom::sync::{Arc, Mutex};
@@ -457,12 +457,15 @@ fn chain(heard: &[Transition], end: Place) -> Vec<(Place, Place)> {
 
 /// The breaker at rest: its metrics, the chain of transitions its listener
 /// heard (checked against the final state), and the raw log. Every automatic
-/// Broken entry is a trip, and only those.
+/// Broken entry the machine made is a trip, and only those (advice is not).
 fn settled(b: &Logged) -> (Metrics, Vec<(Place, Place)>, Vec<Transition>) {
     let m = b.metrics();
     let heard = b.listener().0.lock().unwrap().clone();
     let steps = chain(&heard, place(&m));
-    let trips = steps.iter().filter(|&&(_, to)| to == TRIPPED).count();
+    let trips = heard
+        .iter()
+        .filter(|t| (t.to, t.to_mode) == TRIPPED && t.cause == Cause::Machine)
+        .count();
     assert_eq!(m.trips, trips as u64, "{heard:#?}");
     (m, steps, heard)
 }
@@ -935,5 +938,101 @@ fn a_listener_hears_disable_with_its_window_cleared() {
         let m = b.metrics();
         assert_eq!((m.window_calls, m.failures + m.late, m.trips), (0, 2, 0));
         reach(m.late as usize);
+    });
+}
+
+// ---- advice (issue #19) -------------------------------------------------------
+
+/// What `advise_broken` asks for in these models: less than `BROKEN`, the
+/// longest an advice may last here.
+const ADVICE: Duration = Duration::from_nanos(40);
+
+/// Advice racing the failure that would trip: one Broken entry either way,
+/// a trip with its own broken time or advice with the advised time; the
+/// failure recorded, late, or the trip itself.
+#[test]
+fn advice_racing_a_trip_breaks_once() {
+    explore::<3, _>(|reach| {
+        let (_clock, b) = logged(config(0.5, 1));
+        let p = acquire(&b);
+        let b2 = b.clone();
+        let t = thread::spawn(move || b2.advise_broken(ADVICE));
+        p.failure();
+        let advised = t.join().unwrap();
+        let (m, steps, heard) = settled(&b);
+        assert_eq!(steps, [(PASSING, TRIPPED)]);
+        assert_eq!((m.call_passing, m.failures + m.late), (1, 1));
+        let cause = heard[0].cause;
+        if advised {
+            assert_eq!(cause, Cause::Advice);
+            assert_eq!(
+                (m.trips, m.retry_after, heard[0].broken_time),
+                (0, ADVICE, ADVICE)
+            );
+            // Recorded before the advice (too late to trip), or late.
+            reach(1 + m.late as usize);
+        } else {
+            assert_eq!(cause, Cause::Machine);
+            assert_eq!((m.trips, m.failures, m.retry_after), (1, 1, BROKEN));
+            reach(0);
+        }
+    });
+}
+
+/// A reader racing the advice sees Passing, or Broken with the advised time
+/// or, in the moment between the state change and the advised time's store,
+/// with the longest an advice may last: never a shorter Broken, never
+/// Recovering. Afterwards, exactly the advised time.
+#[test]
+fn advice_is_never_read_shorter_than_advised() {
+    explore::<3, _>(|reach| {
+        let (clock, b) = logged(config(0.5, 1));
+        clock.set(ADVICE / 2);
+        let b2 = b.clone();
+        let t = thread::spawn(move || assert!(b2.advise_broken(ADVICE)));
+        let m = b.metrics();
+        t.join().unwrap();
+        match (m.state, m.retry_after) {
+            (State::Passing, _) => reach(0),
+            (State::Broken, left) if left == ADVICE => reach(1),
+            (State::Broken, left) if left == BROKEN => reach(2),
+            other => panic!("read {other:?}"),
+        }
+        assert_eq!(b.retry_after(), ADVICE);
+        clock.set(ADVICE / 2 + ADVICE);
+        assert_eq!(b.state(), State::Recovering);
+        let (_, steps, heard) = settled(&b);
+        assert_eq!(steps, [(PASSING, TRIPPED), (TRIPPED, RAMP)]);
+        assert_eq!(
+            heard.iter().map(|t| t.cause).collect::<Vec<_>>(),
+            [Cause::Advice, Cause::Machine]
+        );
+    });
+}
+
+/// Advice racing a ramp admission: the admission stands only if it came
+/// first (its outcome then late), and the ramp's credit never reads the
+/// advice as calls owed: after the advice, the next ramp starts from zero.
+#[test]
+fn advice_racing_a_ramp_admission() {
+    explore::<2, _>(|reach| {
+        let (clock, b) = logged(config(0.5, 1));
+        recovering(&clock, &b, 1, RECOVERY);
+        let b2 = b.clone();
+        let t = thread::spawn(move || b2.advise_broken(ADVICE));
+        let admitted = CircuitBreaker::try_acquire_owned(b.clone()).ok();
+        let admitted_in = admitted.as_ref().map(|p| p.state());
+        assert!(t.join().unwrap(), "a Recovering breaker takes advice");
+        if let Some(p) = admitted {
+            p.success();
+        }
+        let (m, steps, heard) = settled(&b);
+        assert_eq!(m.retry_after, ADVICE, "{m:?} {heard:#?} {admitted_in:?}");
+        assert_eq!(steps[2..], [(RAMP, TRIPPED)]);
+        reach(m.call_recovering_ok as usize);
+        // The advised Broken's end: a ramp at p(0) = 0 admits nothing.
+        clock.set(clock.elapsed() + ADVICE);
+        let rejected = CircuitBreaker::try_acquire_owned(b.clone()).unwrap_err();
+        assert_eq!(rejected.state(), State::Recovering);
     });
 }

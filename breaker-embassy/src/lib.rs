@@ -7,9 +7,9 @@ mod clock;
 
 pub use breaker_core;
 pub use breaker_core::{
-    CircuitBroken, Classify, Clock, Config, ConfigError, DefaultClassifier, Error, FailureIf,
-    Listener, Metrics, Mode, Nanos, NoListener, Outcome, OwnedPermit, Permit, State, Transition,
-    failure_if,
+    Cause, CircuitBroken, Classify, Clock, Config, ConfigError, DefaultClassifier, Error,
+    FailureIf, Listener, Metrics, Mode, Nanos, NoListener, Outcome, OwnedPermit, Permit, State,
+    Transition, failure_if,
 };
 
 /// Logs every transition with [`defmt`](https://docs.rs/defmt): `warn` when

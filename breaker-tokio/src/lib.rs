@@ -1,9 +1,15 @@
 #![doc = include_str!("../README.md")]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+#[cfg(feature = "axum")]
+#[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
+pub mod axum;
 mod breaker;
 mod call;
 mod clock;
+#[cfg(feature = "http")]
+#[cfg_attr(docsrs, doc(cfg(feature = "http")))]
+pub mod http;
 #[cfg(feature = "tower")]
 pub mod tower;
 
@@ -14,9 +20,9 @@ pub use call::{call, call_with, call_with_timeout, ready};
 pub use clock::TokioClock;
 
 pub use breaker_core::{
-    CircuitBroken, Classify, Clock, Config, ConfigError, DefaultClassifier, Error, FailureIf,
-    Listener, MAX_BACKOFF, Metrics, MockClock, Mode, Nanos, NoListener, Outcome, OwnedPermit,
-    Permit, State, Transition, failure_if,
+    Cause, CircuitBroken, Classify, Clock, Config, ConfigError, DefaultClassifier, Error,
+    FailureIf, Listener, MAX_BACKOFF, Metrics, MockClock, Mode, Nanos, NoListener, Outcome,
+    OwnedPermit, Permit, State, Transition, failure_if,
 };
 
 /// Logs every transition through the `log` facade: `warn` on entering Broken,

@@ -14,7 +14,9 @@
 //! - **Classification over the whole result.** By default `Ok` is a success and
 //!   `Err` a failure. [`CircuitBreakerLayer::with_classifier`] takes a
 //!   [`Classify`](crate::Classify) over `Result<S::Response, S::Error>`, so an
-//!   HTTP 5xx response can count as a failure while a 4xx counts as a success.
+//!   HTTP 5xx response can count as a failure while a 4xx counts as a success
+//!   (for `http::Response`s, that is `breaker_tokio::http::StatusPolicy`,
+//!   feature `http`).
 //! - **Errors are [`BoxError`](error::BoxError)s**, as in tower's own
 //!   middleware: the inner service's error converted with `Into`, or a boxed
 //!   [`CircuitBroken`](error::CircuitBroken) for a rejection. Downcast to read

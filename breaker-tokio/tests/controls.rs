@@ -581,22 +581,24 @@ async fn the_tracing_listener_emits_warn_on_trips_and_info_otherwise() {
     let forced = now();
     b.force_open();
 
-    // The event for a transition: its level, [from, to, from_mode, to_mode],
-    // its date and its broken time in ms.
-    let event = |level: tracing::Level, [from, to, from_mode, to_mode]: [&str; 4], at, ms: u64| {
-        let fields = [
-            ("message", "circuit breaker transition".to_string()),
-            ("breaker", "upstream-tracing".into()),
-            ("from", from.into()),
-            ("to", to.into()),
-            ("from_mode", from_mode.into()),
-            ("to_mode", to_mode.into()),
-            ("at_ns", Nanos::as_nanos(at).to_string()),
-            ("broken_ms", ms.to_string()),
-        ];
-        let fields = fields.into_iter().map(|(k, v)| (k.to_string(), v));
-        (level, fields.collect())
-    };
+    // The event for a transition: its level, [from, to, from_mode, to_mode,
+    // cause], its date and its broken time in ms.
+    let event =
+        |level: tracing::Level, [from, to, from_mode, to_mode, cause]: [&str; 5], at, ms: u64| {
+            let fields = [
+                ("message", "circuit breaker transition".to_string()),
+                ("breaker", "upstream-tracing".into()),
+                ("from", from.into()),
+                ("to", to.into()),
+                ("from_mode", from_mode.into()),
+                ("to_mode", to_mode.into()),
+                ("at_ns", Nanos::as_nanos(at).to_string()),
+                ("broken_ms", ms.to_string()),
+                ("cause", cause.into()),
+            ];
+            let fields = fields.into_iter().map(|(k, v)| (k.to_string(), v));
+            (level, fields.collect())
+        };
     let (warn, info) = (tracing::Level::WARN, tracing::Level::INFO);
     let events: Vec<tracing_capture::Event> = capture.0.lock().unwrap().clone();
     let (auto, forced_open) = ("automatic", "forced open");
@@ -604,9 +606,24 @@ async fn the_tracing_listener_emits_warn_on_trips_and_info_otherwise() {
     assert_eq!(
         events,
         [
-            event(warn, ["passing", "broken", auto, auto], tripped, 1000),
-            event(info, ["broken", "recovering", auto, auto], recovering, 0),
-            event(warn, ["recovering", "broken", auto, forced_open], forced, 0),
+            event(
+                warn,
+                ["passing", "broken", auto, auto, "machine"],
+                tripped,
+                1000
+            ),
+            event(
+                info,
+                ["broken", "recovering", auto, auto, "machine"],
+                recovering,
+                0
+            ),
+            event(
+                warn,
+                ["recovering", "broken", auto, forced_open, "operator"],
+                forced,
+                0
+            ),
         ]
     );
 }

@@ -5,7 +5,7 @@ use crate::state::State;
 
 /// Emits every transition as a [`tracing`](https://docs.rs/tracing) event,
 /// at `WARN` when the breaker becomes Broken and `INFO` otherwise, with the
-/// fields `breaker`, `from`, `to`, `from_mode`, `to_mode`, `at_ns` (the
+/// fields `breaker`, `from`, `to`, `from_mode`, `to_mode`, `cause`, `at_ns` (the
 /// breaker's clock) and `broken_ms`.
 ///
 /// # Examples
@@ -52,6 +52,7 @@ impl Listener for TracingListener {
                     to_mode = %t.to_mode,
                     at_ns = t.at.as_nanos(),
                     broken_ms = t.broken_time.as_millis() as u64,
+                    cause = %t.cause,
                     "circuit breaker transition"
                 )
             };

@@ -79,8 +79,8 @@ use core::task::{Context, Poll, Waker};
 use core::time::Duration;
 
 use breaker_core::{
-    CircuitBreaker, CircuitBroken, Config, ConfigError, Error, Listener, MAX_BACKOFF, MAX_SPAN,
-    Metrics, MockClock, Mode, Outcome, Permit, State, Transition,
+    Cause, CircuitBreaker, CircuitBroken, Config, ConfigError, Error, Listener, MAX_BACKOFF,
+    MAX_SPAN, Metrics, MockClock, Mode, Outcome, Permit, State, Transition,
 };
 
 /// How far from 1 the model's ramp credit may be for the model to accept the
@@ -180,6 +180,8 @@ pub(crate) enum Op {
     Disable,
     /// `reset()`.
     Reset,
+    /// `advise_broken()` for this many ns.
+    Advise(u64),
 }
 
 /// How a held permit ends.
@@ -419,6 +421,15 @@ impl Case {
                     _ => Op::Advance(slow.map_or(window, |s| s + 1)),
                 },
                 13 => match arg {
+                    0 if controls => Op::Advise(broken),
+                    1 if controls => Op::Advise(1 + b.u8() as u64 % 4),
+                    2 if controls => Op::Advise(match b.u8() % 4 {
+                        0 => 0,
+                        1 => 3 * broken, // past the bound unless backoff allows it
+                        2 => recovery,
+                        _ => u64::MAX,
+                    }),
+                    3 if controls => Op::Advise(b.u32() as u64 * unit),
                     12 if controls => Op::ForceOpen,
                     13 if controls => Op::Disable,
                     14 | 15 if controls => Op::Reset,
@@ -452,13 +463,15 @@ enum Phase {
     ForcedOpen,
     /// `disable`: reads as Passing.
     Disabled,
+    /// `advise_broken`: Broken for the advised time, then Recovering.
+    Advised,
 }
 
 impl Phase {
     fn state(self) -> State {
         match self {
             Phase::Unstarted | Phase::Passing | Phase::Disabled => State::Passing,
-            Phase::Broken | Phase::ForcedOpen => State::Broken,
+            Phase::Broken | Phase::ForcedOpen | Phase::Advised => State::Broken,
             Phase::Recovering => State::Recovering,
         }
     }
@@ -512,6 +525,7 @@ pub(crate) struct ModelTransition {
     pub(crate) to_mode: Mode,
     pub(crate) at: u64,
     pub(crate) broken_time: Duration,
+    pub(crate) cause: Cause,
 }
 
 impl ModelTransition {
@@ -523,6 +537,7 @@ impl ModelTransition {
             to_mode: t.to_mode,
             at: t.at.as_nanos(),
             broken_time: t.broken_time,
+            cause: t.cause,
         }
     }
 }
@@ -769,6 +784,12 @@ impl<'h> Model<'h> {
         (base as u128 * self.jitter_ppm as u128 / 1_000_000) as u64
     }
 
+    /// The longest an advised Broken state lasts: the breaker's own longest
+    /// broken time before jitter.
+    pub(crate) fn longest_advice(&self) -> u64 {
+        self.broken.max(self.broken_max)
+    }
+
     /// The longest any Broken state can last.
     pub(crate) fn longest_broken(&self) -> u64 {
         let base = self.broken.max(self.broken_max);
@@ -791,7 +812,7 @@ impl<'h> Model<'h> {
 
     /// Time left in the current Broken state as stored, without settling.
     pub(crate) fn broken_left(&self) -> u64 {
-        if self.phase == Phase::Broken {
+        if matches!(self.phase, Phase::Broken | Phase::Advised) {
             self.broken_for.saturating_sub(self.elapsed())
         } else {
             0
@@ -824,15 +845,21 @@ impl<'h> Model<'h> {
         failures * 1_000_000 >= self.ratio_ppm * calls
     }
 
-    /// Enters `phase` at backoff `level`, beginning at `since`, and writes the
-    /// transition down.
+    /// Enters `phase` at backoff `level`, beginning at `since`, by the
+    /// machine's own rule, and writes the transition down.
     fn enter(&mut self, phase: Phase, level: u32, since: u64) {
-        let base = if phase == Phase::Broken {
-            self.base(level)
-        } else {
-            0
+        self.enter_by(phase, level, since, Cause::Machine);
+    }
+
+    /// [`enter`](Self::enter), by `cause`. An advised Broken lasts
+    /// `self.broken_for`, set by the caller.
+    fn enter_by(&mut self, phase: Phase, level: u32, since: u64, cause: Cause) {
+        let base = match phase {
+            Phase::Broken => self.base(level),
+            Phase::Advised => self.broken_for,
+            _ => 0,
         };
-        let broken_for = if self.jitter_ppm == 0 {
+        let broken_for = if self.jitter_ppm == 0 || phase == Phase::Advised {
             base
         } else {
             // The core's own choice, checked by the harness against `base`.
@@ -848,6 +875,7 @@ impl<'h> Model<'h> {
             to_mode: phase.mode(),
             at: since,
             broken_time: Duration::from_nanos(broken_for),
+            cause,
         });
         self.bases.push(base);
         self.phase = phase;
@@ -885,11 +913,12 @@ impl<'h> Model<'h> {
                     self.since = self.now;
                 }
                 Phase::Passing | Phase::ForcedOpen | Phase::Disabled => return,
-                Phase::Broken => {
+                Phase::Broken | Phase::Advised => {
                     if self.elapsed() < self.broken_for {
                         return;
                     }
                     let deadline = self.since + self.broken_for;
+                    // An advised Broken keeps no backoff level.
                     self.enter(Phase::Recovering, self.level, deadline);
                 }
                 Phase::Recovering => match self.ramp_verdict() {
@@ -930,7 +959,25 @@ impl<'h> Model<'h> {
             return;
         }
         let since = self.now.max(self.since + 1);
-        self.enter(phase, 0, since);
+        self.enter_by(phase, 0, since, Cause::Operator);
+    }
+
+    /// `advise_broken(d)`: Broken for `d`, at most [`longest_advice`], from
+    /// an automatic Passing or Recovering state; says whether it applied.
+    ///
+    /// [`longest_advice`]: Self::longest_advice
+    pub(crate) fn advise(&mut self, d: u64) -> bool {
+        if d == 0 {
+            return false;
+        }
+        self.settle();
+        if !matches!(self.phase, Phase::Passing | Phase::Recovering) {
+            return false;
+        }
+        self.broken_for = d.min(self.longest_advice());
+        let since = self.now.max(self.since);
+        self.enter_by(Phase::Advised, 0, since, Cause::Advice);
+        true
     }
 
     pub(crate) fn force_open(&mut self) {
@@ -972,7 +1019,7 @@ impl<'h> Model<'h> {
                 self.admit(deferred);
                 Admission::Admitted(State::Passing)
             }
-            Phase::Broken | Phase::ForcedOpen => {
+            Phase::Broken | Phase::ForcedOpen | Phase::Advised => {
                 self.call_broken += 1;
                 Admission::Rejected {
                     state: State::Broken,
@@ -1077,7 +1124,7 @@ impl<'h> Model<'h> {
             }
             // Counted and kept in the window, never judged.
             Phase::Disabled => {}
-            Phase::Broken | Phase::ForcedOpen => {
+            Phase::Broken | Phase::ForcedOpen | Phase::Advised => {
                 unreachable!("no permit is admitted in Broken")
             }
         }
@@ -1405,6 +1452,10 @@ pub(crate) fn run<const B: usize>(case: &Case) -> Vec<Transition> {
             Op::Reset => {
                 core.reset();
                 model.reset();
+            }
+            Op::Advise(d) => {
+                let applied = core.advise_broken(ns(d));
+                assert_eq!(applied, model.advise(d), "{}", ctx());
             }
         }
         let observe = case.observe || op == Op::Metrics || step + 1 == case.ops.len();
