@@ -12,7 +12,7 @@ use crate::duration;
 
 /// Every key, in the order the docs list them.
 const KEYS: &str = "error_ratio, window, broken_time, recovery_time, passing_time, min_calls, \
-                    broken_time_max, jitter, slow_call, failure, name, crate";
+                    broken_time_max, jitter, slow_call, failure, name, listener, crate";
 
 /// The checked arguments of one `#[cutout(...)]`.
 pub(crate) struct Args {
@@ -38,6 +38,8 @@ pub(crate) struct Args {
     pub(crate) failure: Option<Expr>,
     /// `name`: where the breaker is reachable from outside the function.
     pub(crate) name: Option<Name>,
+    /// `listener`: the breaker's listener, built by a `const` constructor.
+    pub(crate) listener: Option<Listener>,
     /// `crate`: the path of the adapter whose `__cutout` module to use, if the
     /// macro's default is not wanted.
     pub(crate) krate: Option<Path>,
@@ -50,6 +52,14 @@ pub(crate) enum Name {
     /// `name = Self::IDENT`: an associated `const` reference to a hidden
     /// `static`, for functions in `impl` blocks.
     Associated(ExprPath, Ident),
+}
+
+/// The `listener = Type::constructor(..)` argument.
+pub(crate) struct Listener {
+    /// The listener's type: the call's path without its last segment.
+    pub(crate) ty: Path,
+    /// The constructor call, as written.
+    pub(crate) init: Expr,
 }
 
 /// One `key = value` pair, before it is checked.
@@ -120,6 +130,7 @@ impl Args {
             slow_call: None,
             failure: None,
             name: None,
+            listener: None,
             krate: None,
         };
         for Pair { key, value } in pairs {
@@ -153,6 +164,7 @@ impl Args {
                     Ok(())
                 }
                 "name" => name(&value).map(|n| args.name = Some(n)),
+                "listener" => listener(&value).map(|l| args.listener = Some(l)),
                 "crate" => crate_path(&value).map(|p| args.krate = Some(p)),
                 _ => Err(syn::Error::new_spanned(
                     &key,
@@ -292,6 +304,30 @@ fn name(value: &Expr) -> syn::Result<Name> {
     ))
 }
 
+/// `listener`: a call `path::Type::constructor(args)`; the breaker's listener
+/// type is the path without its last segment (the type cannot be inferred
+/// for a `static`, and writing it twice would invite the two to differ).
+fn listener(value: &Expr) -> syn::Result<Listener> {
+    if let Expr::Call(call) = value {
+        if let Expr::Path(func) = &*call.func {
+            if call.attrs.is_empty() && func.qself.is_none() && func.path.segments.len() >= 2 {
+                let mut ty = func.path.clone();
+                ty.segments.pop();
+                ty.segments.pop_punct();
+                return Ok(Listener {
+                    ty,
+                    init: value.clone(),
+                });
+            }
+        }
+    }
+    Err(syn::Error::new_spanned(
+        value,
+        "`listener` must be a call to the listener type's `const` constructor, \
+         such as `listener = breaker_ops::OpsListener::new()`",
+    ))
+}
+
 /// `crate`: a path to the adapter (or any module) holding `__cutout`.
 fn crate_path(value: &Expr) -> syn::Result<Path> {
     match value {
@@ -357,6 +393,51 @@ mod tests {
                 panic!("accepted: {}", bad.to_token_stream());
             };
             assert!(err.to_string().starts_with("`name` must be"), "{err}");
+        }
+    }
+
+    #[test]
+    fn listeners_are_a_constructor_call_on_a_type_path() {
+        let shown = |l: Listener| {
+            (
+                l.ty.to_token_stream().to_string(),
+                l.init.to_token_stream().to_string(),
+            )
+        };
+        assert_eq!(
+            shown(listener(&parse_quote!(OpsListener::new())).unwrap()),
+            ("OpsListener".into(), "OpsListener :: new ()".into())
+        );
+        assert_eq!(
+            shown(listener(&parse_quote!(ops::OpsListener::new())).unwrap()),
+            (
+                "ops :: OpsListener".into(),
+                "ops :: OpsListener :: new ()".into()
+            )
+        );
+        assert_eq!(
+            shown(listener(&parse_quote!(::log::Listener::<u8>::named("x", 1))).unwrap()),
+            (
+                ":: log :: Listener :: < u8 >".into(),
+                ":: log :: Listener :: < u8 > :: named (\"x\" , 1)".into()
+            )
+        );
+        let refused: [Expr; 6] = [
+            parse_quote!(new()),
+            parse_quote!(OpsListener),
+            parse_quote!(ops::OpsListener::new),
+            parse_quote!((ops::OpsListener::new)()),
+            parse_quote!(<T as Trait>::new()),
+            parse_quote!(
+                #[cfg(test)]
+                ops::OpsListener::new()
+            ),
+        ];
+        for bad in refused {
+            let Err(err) = listener(&bad) else {
+                panic!("accepted: {}", bad.to_token_stream());
+            };
+            assert!(err.to_string().starts_with("`listener` must be"), "{err}");
         }
     }
 

@@ -539,3 +539,48 @@ fn backoff_jitter_and_slow_call_arguments() {
         "1 s +- 25%: {broken:?}"
     );
 }
+
+/// A listener with a `const` constructor, as `listener = ...` needs; counts
+/// the trips it hears.
+#[derive(Debug)]
+struct Trips(AtomicU32);
+
+impl Trips {
+    const fn new(start: u32) -> Trips {
+        Trips(AtomicU32::new(start))
+    }
+}
+
+impl breaker_core::Listener for Trips {
+    fn on_transition(&self, transition: breaker_core::Transition) {
+        if transition.to == State::Broken {
+            self.0.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
+fake_adapter!(listening);
+
+#[tokio_cutout(
+    crate = listening,
+    error_ratio = 0.5,
+    window = "1s",
+    min_calls = 1,
+    passing_time = "0s",
+    name = LISTENED,
+    listener = Trips::new(10)
+)]
+fn listened(fail: bool) -> Result<(), ()> {
+    if fail { Err(()) } else { Ok(()) }
+}
+
+#[test]
+fn the_listener_argument_hears_the_breakers_transitions() {
+    // The static's type names the listener, so it is reachable as itself.
+    let trips: &Trips = LISTENED.listener();
+    assert_eq!(trips.0.load(Ordering::Relaxed), 10);
+    assert_eq!(listened(false), Ok(()));
+    assert_eq!(listened(true), Err(Error::Inner(())));
+    assert_eq!(LISTENED.state(), State::Broken);
+    assert_eq!(trips.0.load(Ordering::Relaxed), 11);
+}

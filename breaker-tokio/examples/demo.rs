@@ -18,6 +18,10 @@
 //!   the breaker rejects, it answers `503 Service Unavailable` at once with a
 //!   `Retry-After` header; a failed upstream call is a `502`, a timeout `504`;
 //! - **a load driver** sending 50 requests/s to the proxy;
+//! - **the ops endpoints** on the proxy's port (breaker-ops): the live
+//!   dashboard at `/dashboard`, Prometheus text at `/metrics`, JSON at
+//!   `/breakers` and the transitions as server-sent events at
+//!   `/breakers/events`;
 //!
 //! and prints one line per second: time, requests/s, upstream error rate,
 //! breaker state, calls admitted and rejected, p50 latency and retry_after.
@@ -45,6 +49,7 @@ use axum::extract::State as AxumState;
 use axum::http::{StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use breaker_ops::{OpsListener, OpsRouter, Registry};
 use breaker_tokio::axum::Rejection;
 use breaker_tokio::{CircuitBreaker, Config, Error, State};
 use http_body_util::{BodyExt, Empty};
@@ -66,7 +71,9 @@ const HARD_STOP: Duration = Duration::from_secs(50);
 /// ... or once the breaker has been Passing this many seconds after the heal.
 const CALM_SECONDS: u32 = 4;
 
-static BREAKER: CircuitBreaker = breaker_tokio::new(CONFIG);
+/// Reports its transitions to the ops registry (the dashboard lists them).
+static BREAKER: CircuitBreaker<10, OpsListener> =
+    breaker_tokio::with_listener(CONFIG, OpsListener::new());
 
 type HttpClient = Client<HttpConnector, Empty<Bytes>>;
 
@@ -317,6 +324,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             client: client.clone(),
             upstream: format!("http://{up_addr}/gists").parse()?,
         });
+    let breakers = Registry::new();
+    breakers.register("gists", &BREAKER)?;
+    let proxy = proxy.merge(OpsRouter::new(breakers).into_router());
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(async move {
         axum::serve(proxy_listener, proxy)
@@ -329,6 +339,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("breaker demo: aiomisc's gist proxy, in Rust");
     println!("  proxy     http://{proxy_addr}/gists  (try curl -i while it runs)");
     println!("  upstream  http://{up_addr}/gists  (scripted: healthy, degrading, down, healed)");
+    println!("  dashboard http://{proxy_addr}/dashboard  (open it in a browser while it runs)");
+    println!("  metrics   http://{proxy_addr}/metrics  (Prometheus text)");
     println!(
         "  breaker   error_ratio 0.2, window 4s, broken_time 2s, recovery_time 4s \
          (aiomisc's 20s/5s scaled down)"

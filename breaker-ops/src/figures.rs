@@ -1,0 +1,250 @@
+//! The figures both exporters publish, in one table each, so that the
+//! Prometheus families and the OpenTelemetry instruments cannot drift apart.
+
+use breaker_core::{Mode, State};
+
+use crate::registry::Snapshot;
+
+/// How a family with labelled series is exported.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kind {
+    /// A monotonic count since the breaker was created.
+    Counter,
+    /// One 0/1 series per possible value, 1 for the current one.
+    StateSet,
+}
+
+/// Labels of one series besides `breaker`: (Prometheus label, value).
+pub(crate) type Labels = Vec<(&'static str, &'static str)>;
+
+/// A family of series per breaker, each told apart by its labels.
+pub(crate) struct Family {
+    /// The Prometheus family's name (counters get `_total` from the encoder).
+    #[cfg_attr(not(feature = "prometheus"), allow(dead_code))]
+    pub(crate) prometheus: &'static str,
+    /// The OpenTelemetry instrument's name.
+    #[cfg_attr(not(feature = "opentelemetry"), allow(dead_code))]
+    pub(crate) otel: &'static str,
+    /// The OpenTelemetry unit (counters only).
+    #[cfg_attr(not(feature = "opentelemetry"), allow(dead_code))]
+    pub(crate) unit: &'static str,
+    pub(crate) kind: Kind,
+    pub(crate) help: &'static str,
+    /// Every series of one breaker: its labels and value.
+    pub(crate) series: fn(&Snapshot) -> Vec<(Labels, u64)>,
+}
+
+pub(crate) const FAMILIES: [Family; 5] = [
+    Family {
+        prometheus: "breaker_calls",
+        otel: "breaker.calls",
+        unit: "{call}",
+        kind: Kind::Counter,
+        help: "Admission attempts, by the state they met and whether they were admitted",
+        // Every attempt is in exactly one of these series.
+        series: |s| {
+            let m = &s.metrics;
+            vec![
+                (
+                    vec![("state", "passing"), ("outcome", "admitted")],
+                    m.call_passing,
+                ),
+                (
+                    vec![("state", "broken"), ("outcome", "rejected")],
+                    m.call_broken,
+                ),
+                (
+                    vec![("state", "recovering"), ("outcome", "admitted")],
+                    m.call_recovering_ok,
+                ),
+                (
+                    vec![("state", "recovering"), ("outcome", "rejected")],
+                    m.call_recovering_failed,
+                ),
+            ]
+        },
+    },
+    Family {
+        prometheus: "breaker_results",
+        otel: "breaker.results",
+        unit: "{call}",
+        kind: Kind::Counter,
+        help: "Outcomes of admitted calls: success, failure, ignored, or late (arrived after the state it was admitted in had ended)",
+        series: |s| {
+            let m = &s.metrics;
+            vec![
+                (vec![("result", "success")], m.successes),
+                (vec![("result", "failure")], m.failures),
+                (vec![("result", "ignored")], m.ignored),
+                (vec![("result", "late")], m.late),
+            ]
+        },
+    },
+    Family {
+        prometheus: "breaker_trips",
+        otel: "breaker.trips",
+        unit: "{trip}",
+        kind: Kind::Counter,
+        help: "Entries into Broken made by the breaker itself (not an operator's force-open)",
+        series: |s| vec![(vec![], s.metrics.trips)],
+    },
+    Family {
+        prometheus: "breaker_state",
+        otel: "breaker.state",
+        unit: "",
+        kind: Kind::StateSet,
+        help: "The current state: 1 for the state the breaker is in, 0 for the others",
+        series: |s| {
+            STATES
+                .iter()
+                .map(|&state| {
+                    (
+                        vec![("state", state_label(state))],
+                        u64::from(s.metrics.state == state),
+                    )
+                })
+                .collect()
+        },
+    },
+    Family {
+        prometheus: "breaker_mode",
+        otel: "breaker.mode",
+        unit: "",
+        kind: Kind::StateSet,
+        help: "Who decides the state: 1 for the current mode (automatic, forced_open, disabled), 0 for the others",
+        series: |s| {
+            MODES
+                .iter()
+                .map(|&mode| {
+                    (
+                        vec![("mode", mode_label(mode))],
+                        u64::from(s.metrics.mode == mode),
+                    )
+                })
+                .collect()
+        },
+    },
+];
+
+const STATES: [State; 3] = [State::Passing, State::Broken, State::Recovering];
+const MODES: [Mode; 3] = [Mode::Automatic, Mode::ForcedOpen, Mode::Disabled];
+
+/// A figure with one value per breaker.
+pub(crate) struct Gauge {
+    /// The Prometheus family's name, before the unit suffix.
+    #[cfg_attr(not(feature = "prometheus"), allow(dead_code))]
+    pub(crate) prometheus: &'static str,
+    /// The OpenTelemetry instrument's name.
+    #[cfg_attr(not(feature = "opentelemetry"), allow(dead_code))]
+    pub(crate) otel: &'static str,
+    /// In seconds (else a plain number).
+    pub(crate) seconds: bool,
+    pub(crate) help: &'static str,
+    /// The value; `None` leaves this breaker out.
+    pub(crate) value: fn(&Snapshot) -> Option<f64>,
+}
+
+pub(crate) const GAUGES: [Gauge; 8] = [
+    Gauge {
+        prometheus: "breaker_window_calls",
+        otel: "breaker.window.calls",
+        seconds: false,
+        help: "Calls (successes and failures) recorded in the current window",
+        value: |s| Some(s.metrics.window_calls as f64),
+    },
+    Gauge {
+        prometheus: "breaker_window_failures",
+        otel: "breaker.window.failures",
+        seconds: false,
+        help: "Failures recorded in the current window",
+        value: |s| Some(s.metrics.window_failures as f64),
+    },
+    Gauge {
+        prometheus: "breaker_error_ratio",
+        otel: "breaker.error_ratio",
+        seconds: false,
+        help: "Failures / calls in the current window (0 when empty)",
+        value: |s| Some(f32_as_written(s.metrics.error_ratio)),
+    },
+    Gauge {
+        prometheus: "breaker_error_ratio_threshold",
+        otel: "breaker.error_ratio.threshold",
+        seconds: false,
+        help: "The configured error_ratio at or above which the breaker breaks",
+        value: |s| Some(f32_as_written(s.config.error_ratio)),
+    },
+    Gauge {
+        prometheus: "breaker_min_calls",
+        otel: "breaker.min_calls",
+        seconds: false,
+        help: "The configured fewest calls in the window for a verdict",
+        value: |s| Some(f64::from(s.config.min_calls)),
+    },
+    Gauge {
+        prometheus: "breaker_window",
+        otel: "breaker.window",
+        seconds: true,
+        help: "The configured length of the sliding window",
+        value: |s| Some(s.config.window.as_secs_f64()),
+    },
+    Gauge {
+        prometheus: "breaker_retry_after",
+        otel: "breaker.retry_after",
+        seconds: true,
+        help: "Time left until Recovering; 0 unless Broken (and 0 when forced open)",
+        value: |s| Some(s.metrics.retry_after.as_secs_f64()),
+    },
+    Gauge {
+        prometheus: "breaker_time_in_state",
+        otel: "breaker.time_in_state",
+        seconds: true,
+        help: "Time since the current state began (breakers built with OpsListener only)",
+        value: |s| s.time_in_state.map(|d| d.as_secs_f64()),
+    },
+];
+
+/// An `f32` as the decimal it prints as (`0.2`, not `0.20000000298…`): the
+/// value the user wrote in the config, or the nearest short one.
+pub(crate) fn f32_as_written(x: f32) -> f64 {
+    x.to_string().parse().unwrap_or(f64::from(x))
+}
+
+/// The label value for a state.
+pub(crate) fn state_label(state: State) -> &'static str {
+    match state {
+        State::Passing => "passing",
+        State::Broken => "broken",
+        State::Recovering => "recovering",
+    }
+}
+
+/// The label value for a mode.
+pub(crate) fn mode_label(mode: Mode) -> &'static str {
+    match mode {
+        Mode::Automatic => "automatic",
+        Mode::ForcedOpen => "forced_open",
+        Mode::Disabled => "disabled",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn f32_values_read_as_written() {
+        assert_eq!(f32_as_written(0.2), 0.2);
+        assert_eq!(f32_as_written(1.0), 1.0);
+        assert_eq!(f32_as_written(0.0), 0.0);
+        assert_eq!(f32_as_written(1.0 / 3.0), 0.33333334);
+    }
+
+    #[test]
+    fn labels_are_snake_case() {
+        // (The families' series are checked value by value in tests/.)
+        let states: Vec<_> = STATES.iter().map(|&s| state_label(s)).collect();
+        assert_eq!(states, ["passing", "broken", "recovering"]);
+        let modes: Vec<_> = MODES.iter().map(|&m| mode_label(m)).collect();
+        assert_eq!(modes, ["automatic", "forced_open", "disabled"]);
+    }
+}

@@ -1,0 +1,130 @@
+//! OpenTelemetry export: observable instruments whose callbacks read every
+//! registered breaker's snapshot when the SDK collects.
+
+use std::fmt;
+
+use opentelemetry::KeyValue;
+use opentelemetry::metrics::{Meter, ObservableCounter, ObservableGauge};
+
+use crate::figures::{FAMILIES, GAUGES, Kind};
+use crate::registry::{Registry, Snapshot};
+
+/// The OpenTelemetry attribute for a Prometheus label: namespaced.
+fn attribute(label: &'static str) -> &'static str {
+    match label {
+        "state" => "breaker.state",
+        "outcome" => "breaker.outcome",
+        "result" => "breaker.result",
+        "mode" => "breaker.mode",
+        other => other,
+    }
+}
+
+/// The instruments [`register_instruments`] made. Keep it alive as long as
+/// you export: it holds their handles.
+pub struct Instruments {
+    _counters: Vec<ObservableCounter<u64>>,
+    _states: Vec<ObservableGauge<i64>>,
+    _gauges: Vec<ObservableGauge<f64>>,
+}
+
+impl fmt::Debug for Instruments {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Instruments").finish_non_exhaustive()
+    }
+}
+
+/// Registers on `meter` the observable instruments in the
+/// [crate docs](crate#opentelemetry) for every breaker in `registry` (now
+/// and registered later), each attributed with `breaker.name`.
+///
+/// Their callbacks read [`metrics`](breaker_core::CircuitBreaker::metrics)
+/// snapshots when the SDK collects (on its reader's interval), so calls
+/// through the breakers pay nothing for it. Only the API crate is used: the
+/// application picks the SDK, exporter and interval.
+///
+/// # Examples
+///
+/// ```
+/// use breaker_ops::Registry;
+///
+/// let breakers = Registry::new();
+/// let meter = opentelemetry::global::meter("my-service");
+/// let _instruments = breaker_ops::register_instruments(&meter, breakers.clone());
+/// ```
+pub fn register_instruments(meter: &Meter, registry: Registry) -> Instruments {
+    // Every callback reads the snapshots it needs itself: collections are
+    // seconds apart, and a breaker's snapshot is a few atomic loads.
+    let each = move |registry: &Registry, f: &mut dyn FnMut(KeyValue, &Snapshot)| {
+        for breaker in registry.breakers() {
+            f(
+                KeyValue::new("breaker.name", breaker.name().to_owned()),
+                &breaker.snapshot(),
+            );
+        }
+    };
+
+    let mut counters = Vec::new();
+    let mut states = Vec::new();
+    for family in &FAMILIES {
+        let r = registry.clone();
+        let series = family.series;
+        // Every series of every breaker: its attributes and value.
+        let observe = move |f: &mut dyn FnMut(u64, &[KeyValue])| {
+            each(&r, &mut |name, s| {
+                for (labels, value) in series(s) {
+                    let mut attributes = vec![name.clone()];
+                    attributes.extend(labels.iter().map(|&(k, v)| KeyValue::new(attribute(k), v)));
+                    f(value, &attributes);
+                }
+            })
+        };
+        match family.kind {
+            Kind::Counter => counters.push(
+                meter
+                    .u64_observable_counter(family.otel)
+                    .with_description(family.help)
+                    .with_unit(family.unit)
+                    .with_callback(move |o| observe(&mut |v, a| o.observe(v, a)))
+                    .build(),
+            ),
+            Kind::StateSet => states.push(
+                meter
+                    .i64_observable_gauge(family.otel)
+                    .with_description(family.help)
+                    .with_callback(move |o| observe(&mut |v, a| o.observe(v as i64, a)))
+                    .build(),
+            ),
+        }
+    }
+
+    let gauges = GAUGES
+        .iter()
+        .map(|gauge| {
+            let r = registry.clone();
+            let value = gauge.value;
+            let builder = meter
+                .f64_observable_gauge(gauge.otel)
+                .with_description(gauge.help)
+                .with_callback(move |observer| {
+                    each(&r, &mut |name, s| {
+                        if let Some(v) = value(s) {
+                            observer.observe(v, &[name]);
+                        }
+                    })
+                });
+            if gauge.seconds {
+                builder.with_unit("s")
+            } else {
+                builder
+            }
+            .build()
+        })
+        .collect();
+
+    Instruments {
+        _counters: counters,
+        _states: states,
+        _gauges: gauges,
+    }
+}

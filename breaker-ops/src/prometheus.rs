@@ -1,0 +1,117 @@
+//! Prometheus export: a `prometheus-client` collector that reads every
+//! registered breaker's snapshot when it is scraped.
+
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{DescriptorEncoder, NoLabelSet};
+use prometheus_client::metrics::MetricType;
+use prometheus_client::registry::Unit;
+
+use crate::figures::{FAMILIES, GAUGES, Kind};
+use crate::registry::{Registry, Snapshot};
+
+/// A [`Collector`] that writes the metric families in the
+/// [crate docs](crate#prometheus) for every breaker in a [`Registry`], each
+/// with the label `breaker="<name>"`.
+///
+/// It reads [`metrics`](breaker_core::CircuitBreaker::metrics) snapshots at
+/// scrape time, so calls through the breakers pay nothing for it. Register it
+/// with your own `prometheus_client` registry, or let the
+/// [`OpsRouter`](crate::OpsRouter)'s `/metrics` serve it.
+///
+/// # Examples
+///
+/// ```
+/// use breaker_ops::{PrometheusCollector, Registry};
+///
+/// let breakers = Registry::new();
+/// let mut metrics = prometheus_client::registry::Registry::default();
+/// metrics.register_collector(Box::new(PrometheusCollector::new(breakers.clone())));
+///
+/// let mut text = String::new();
+/// prometheus_client::encoding::text::encode(&mut text, &metrics).unwrap();
+/// assert!(text.ends_with("# EOF\n"));
+/// ```
+#[derive(Debug, Clone)]
+pub struct PrometheusCollector {
+    registry: Registry,
+}
+
+impl PrometheusCollector {
+    /// A collector for the breakers in `registry`, now and registered later.
+    pub fn new(registry: Registry) -> PrometheusCollector {
+        PrometheusCollector { registry }
+    }
+}
+
+impl Collector for PrometheusCollector {
+    fn encode(&self, mut encoder: DescriptorEncoder<'_>) -> Result<(), std::fmt::Error> {
+        let snapshots: Vec<(String, Snapshot)> = self
+            .registry
+            .breakers()
+            .iter()
+            .map(|b| (b.name().to_owned(), b.snapshot()))
+            .collect();
+
+        for f in &FAMILIES {
+            let kind = match f.kind {
+                Kind::Counter => MetricType::Counter,
+                // Written the way Prometheus exporters write enums: a gauge
+                // series per value (prometheus-client has no StateSet yet).
+                Kind::StateSet => MetricType::Gauge,
+            };
+            let mut family = encoder.encode_descriptor(f.prometheus, f.help, None, kind)?;
+            for (name, s) in &snapshots {
+                for (mut labels, value) in (f.series)(s) {
+                    labels.insert(0, ("breaker", name.as_str()));
+                    let mut series = family.encode_family(&labels)?;
+                    match f.kind {
+                        Kind::Counter => {
+                            series.encode_counter::<NoLabelSet, _, u64>(&value, None)?
+                        }
+                        Kind::StateSet => series.encode_gauge(&value)?,
+                    }
+                }
+            }
+        }
+
+        for gauge in GAUGES {
+            let unit = gauge.seconds.then_some(Unit::Seconds);
+            let mut family = encoder.encode_descriptor(
+                gauge.prometheus,
+                gauge.help,
+                unit.as_ref(),
+                MetricType::Gauge,
+            )?;
+            for (name, s) in &snapshots {
+                if let Some(v) = (gauge.value)(s) {
+                    family
+                        .encode_family(&[("breaker", name.as_str())])?
+                        .encode_gauge(&v)?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The whole Prometheus text for `registry`: OpenMetrics 1.0 when
+/// `openmetrics` (what a Prometheus server asks for), else the classic
+/// Prometheus text format 0.0.4. Returns the body and its content type.
+#[cfg(feature = "axum")]
+pub(crate) fn render(
+    metrics: &prometheus_client::registry::Registry,
+    openmetrics: bool,
+) -> Result<(String, &'static str), std::fmt::Error> {
+    use prometheus_client::encoding::{prometheus_text, text};
+    let mut body = String::new();
+    if openmetrics {
+        text::encode(&mut body, metrics)?;
+        Ok((
+            body,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        ))
+    } else {
+        prometheus_text::encode(&mut body, metrics)?;
+        Ok((body, prometheus_text::CONTENT_TYPE))
+    }
+}

@@ -1,0 +1,501 @@
+//! The registry of named breakers and its type-erased view of each.
+
+use std::any::Any;
+use std::collections::{BTreeMap, VecDeque};
+use std::fmt;
+use std::ops::Deref;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::time::Duration;
+
+use breaker_core::{CircuitBreaker, Clock, Config, Listener, Metrics, Mode, Nanos, Transition};
+use tokio::sync::broadcast;
+
+use crate::events::{Event, Transitions};
+use crate::listener::OpsListener;
+
+/// The longest breaker name: names are Prometheus label values and URL path
+/// segments, and both should stay short.
+const MAX_NAME_LEN: usize = 64;
+
+/// How many of its latest transitions each reporting breaker keeps, for
+/// [`Breaker::recent_transitions`] (what the dashboard lists).
+const RECENT: usize = 10;
+
+/// How many transitions the stream buffers by default (see [`Transitions`]).
+const DEFAULT_EVENT_CAPACITY: usize = 256;
+
+/// The names of a service's circuit breakers, each with a type-erased handle:
+/// what exporters, the ops router and the dashboard read.
+///
+/// Registering costs nothing per call: the registry only keeps a handle, and
+/// exporters read each breaker's [`metrics`](CircuitBreaker::metrics) snapshot
+/// when they are scraped. Any breaker can be registered, whatever its clock,
+/// bucket count and listener, as a `&'static` (a `static` or a `#[cutout]`
+/// breaker) or an `Arc`.
+///
+/// A `Registry` is a cheap handle (`Clone` shares it). Breakers are listed in
+/// name order. There is no removal: a registry holds a service's breakers
+/// for its whole life.
+///
+/// # Examples
+///
+/// ```
+/// use std::sync::Arc;
+/// use std::time::Duration;
+/// use breaker_ops::Registry;
+/// use breaker_tokio::Config;
+///
+/// static PAYMENTS: breaker_tokio::CircuitBreaker =
+///     breaker_tokio::new(Config::new(0.2, Duration::from_secs(30)));
+///
+/// let registry = Registry::new();
+/// registry.register("payments", &PAYMENTS)?;
+/// registry.register("search", Arc::new(breaker_tokio::new(Config::new(0.5, Duration::from_secs(10)))))?;
+///
+/// let names: Vec<String> = registry.breakers().iter().map(|b| b.name().to_owned()).collect();
+/// assert_eq!(names, ["payments", "search"]);
+/// assert!(registry.register("payments", &PAYMENTS).is_err()); // a name is taken once
+/// # Ok::<(), breaker_ops::RegisterError>(())
+/// ```
+#[derive(Clone)]
+pub struct Registry {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    breakers: RwLock<BTreeMap<Arc<str>, Breaker>>,
+    events: broadcast::Sender<Event>,
+}
+
+impl fmt::Debug for Registry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let names: Vec<_> = self.breakers().iter().map(|b| b.name.clone()).collect();
+        f.debug_struct("Registry")
+            .field("breakers", &names)
+            .finish()
+    }
+}
+
+impl Default for Registry {
+    fn default() -> Registry {
+        Registry::new()
+    }
+}
+
+impl Registry {
+    /// An empty registry whose transition stream buffers 256 transitions.
+    pub fn new() -> Registry {
+        Registry::with_event_capacity(DEFAULT_EVENT_CAPACITY)
+    }
+
+    /// An empty registry whose transition stream buffers `capacity`
+    /// transitions (at least 1) for its slowest reader; see [`Transitions`].
+    pub fn with_event_capacity(capacity: usize) -> Registry {
+        let (events, _) = broadcast::channel(capacity.max(1));
+        Registry {
+            shared: Arc::new(Shared {
+                breakers: RwLock::new(BTreeMap::new()),
+                events,
+            }),
+        }
+    }
+
+    /// Registers `breaker` under `name`, and returns its entry.
+    ///
+    /// `breaker` is a `&'static CircuitBreaker` or an `Arc<CircuitBreaker>`
+    /// (anything that dereferences to one and can be shared). If the
+    /// breaker's listener is an [`OpsListener`], the registry hears its
+    /// transitions from now on.
+    ///
+    /// # Errors
+    ///
+    /// [`RegisterError`] if `name` is taken or not a valid name (1 to 64
+    /// ASCII letters, digits, `_`, `-` or `.`; not `events`), or if the
+    /// breaker's `OpsListener` already belongs to another registry. Nothing
+    /// is registered then.
+    pub fn register<H, C, const BUCKETS: usize, L>(
+        &self,
+        name: &str,
+        breaker: H,
+    ) -> Result<Breaker, RegisterError>
+    where
+        H: Deref<Target = CircuitBreaker<C, BUCKETS, L>> + Send + Sync + 'static,
+        C: Clock + 'static,
+        L: Listener + 'static,
+    {
+        check_name(name)?;
+        let mut breakers = self
+            .shared
+            .breakers
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        if breakers.contains_key(name) {
+            return Err(RegisterError::Duplicate(name.to_owned()));
+        }
+        let name: Arc<str> = Arc::from(name);
+        let handle: Arc<dyn Erased> = Arc::new(Held(breaker));
+        // Reading the state starts a `const`-built breaker that has not been
+        // used yet, so its Passing state begins no later than this reading.
+        let _ = handle.metrics();
+        let link = match handle.ops_listener() {
+            None => None,
+            Some(listener) => {
+                let link = Arc::new(Link {
+                    name: name.clone(),
+                    since: AtomicU64::new(handle.now().as_nanos()),
+                    recent: Mutex::new(VecDeque::with_capacity(RECENT)),
+                    events: self.shared.events.clone(),
+                });
+                if listener.attach(link.clone()).is_err() {
+                    return Err(RegisterError::ListenerTaken {
+                        name: name.to_string(),
+                        registered_as: listener.registered_name().unwrap_or_default().to_owned(),
+                    });
+                }
+                Some(link)
+            }
+        };
+        let entry = Breaker {
+            name: name.clone(),
+            handle,
+            link,
+        };
+        breakers.insert(name, entry.clone());
+        Ok(entry)
+    }
+
+    /// The breaker registered under `name`.
+    pub fn get(&self, name: &str) -> Option<Breaker> {
+        self.read().get(name).cloned()
+    }
+
+    /// Every registered breaker, in name order.
+    pub fn breakers(&self) -> Vec<Breaker> {
+        self.read().values().cloned().collect()
+    }
+
+    /// A stream of the transitions of every breaker registered with an
+    /// [`OpsListener`], from now on. Bounded; see [`Transitions`].
+    pub fn transitions(&self) -> Transitions {
+        Transitions::new(self.shared.events.subscribe())
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, BTreeMap<Arc<str>, Breaker>> {
+        // A panic elsewhere while the lock was held cannot leave the map
+        // half-written (inserts are single calls): keep serving it.
+        self.shared
+            .breakers
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// Why a breaker was not registered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RegisterError {
+    /// Another breaker is registered under this name.
+    Duplicate(String),
+    /// The name is not 1 to 64 ASCII letters, digits, `_`, `-` or `.`, or it
+    /// is reserved.
+    InvalidName {
+        /// The name as given.
+        name: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// The breaker's [`OpsListener`] already reports to a registry, under
+    /// another registration.
+    ListenerTaken {
+        /// The name asked for now.
+        name: String,
+        /// The name it is registered under already.
+        registered_as: String,
+    },
+}
+
+impl fmt::Display for RegisterError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RegisterError::Duplicate(name) => {
+                write!(f, "a breaker named {name:?} is registered already")
+            }
+            RegisterError::InvalidName { name, reason } => {
+                write!(f, "invalid breaker name {name:?}: {reason}")
+            }
+            RegisterError::ListenerTaken {
+                name,
+                registered_as,
+            } => write!(
+                f,
+                "cannot register {name:?}: its OpsListener reports to a registry \
+                 already, as {registered_as:?}"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for RegisterError {}
+
+fn check_name(name: &str) -> Result<(), RegisterError> {
+    let reason = if name.is_empty() {
+        "it is empty"
+    } else if name.len() > MAX_NAME_LEN {
+        "it is longer than 64 bytes"
+    } else if !name
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
+    {
+        "use only ASCII letters, digits, '_', '-' and '.'"
+    } else if name == "events" || name == "." || name == ".." {
+        // `/breakers/events` is the ops router's event stream, and dot
+        // segments are not names in a URL path.
+        "it is reserved"
+    } else {
+        return Ok(());
+    };
+    Err(RegisterError::InvalidName {
+        name: name.to_owned(),
+        reason,
+    })
+}
+
+/// One registered breaker, type-erased: its name, snapshots and operator
+/// controls. Cheap to clone (two `Arc`s).
+#[derive(Clone)]
+pub struct Breaker {
+    name: Arc<str>,
+    handle: Arc<dyn Erased>,
+    link: Option<Arc<Link>>,
+}
+
+impl fmt::Debug for Breaker {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Breaker")
+            .field("name", &self.name)
+            .field("reports_transitions", &self.link.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Breaker {
+    /// The name it is registered under.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The breaker's [`metrics`](CircuitBreaker::metrics) now.
+    pub fn metrics(&self) -> Metrics {
+        self.handle.metrics()
+    }
+
+    /// The breaker's [`config`](CircuitBreaker::config).
+    pub fn config(&self) -> Config {
+        self.handle.config()
+    }
+
+    /// The breaker's [`mode`](CircuitBreaker::mode) now.
+    pub fn mode(&self) -> Mode {
+        self.handle.metrics().mode
+    }
+
+    /// Whether it was built with an [`OpsListener`], so that its transitions
+    /// reach the registry's stream and its time in state is known.
+    pub fn reports_transitions(&self) -> bool {
+        self.link.is_some()
+    }
+
+    /// Its metrics, configuration and time in state, read together.
+    pub fn snapshot(&self) -> Snapshot {
+        let metrics = self.handle.metrics();
+        // After `metrics`: any transition that reading settled has been heard.
+        let clock = self.handle.now();
+        let time_in_state = self.link.as_ref().map(|link| {
+            let since = Nanos::from_nanos(link.since.load(Ordering::Relaxed));
+            clock.saturating_sub(since).to_duration()
+        });
+        Snapshot {
+            metrics,
+            config: self.handle.config(),
+            time_in_state,
+            clock,
+        }
+    }
+
+    /// Its latest transitions (up to 10, oldest first), with how long ago
+    /// each was on the breaker's clock. Empty for a breaker without an
+    /// [`OpsListener`].
+    pub fn recent_transitions(&self) -> Vec<(Transition, Duration)> {
+        let Some(link) = &self.link else {
+            return Vec::new();
+        };
+        let recent: Vec<Transition> = link.lock_recent().iter().copied().collect();
+        let now = self.handle.now();
+        recent
+            .into_iter()
+            .map(|t| (t, now.saturating_sub(t.at).to_duration()))
+            .collect()
+    }
+
+    /// [`CircuitBreaker::force_open`]: reject every call until [`reset`](Self::reset).
+    pub fn force_open(&self) {
+        self.handle.force_open()
+    }
+
+    /// [`CircuitBreaker::disable`]: admit every call, no verdicts, until [`reset`](Self::reset).
+    pub fn disable(&self) {
+        self.handle.disable()
+    }
+
+    /// [`CircuitBreaker::reset`]: Passing now, with a fresh window.
+    pub fn reset(&self) {
+        self.handle.reset()
+    }
+}
+
+/// A breaker's figures at one moment, as exporters and the ops router show them.
+#[derive(Debug, Clone, Copy, PartialEq)]
+#[non_exhaustive]
+pub struct Snapshot {
+    /// State, mode, window and counters ([`CircuitBreaker::metrics`]).
+    pub metrics: Metrics,
+    /// The configuration, defaults made explicit.
+    pub config: Config,
+    /// How long the breaker has been in its current state (and mode), on its
+    /// own clock. Known only for breakers built with an [`OpsListener`]; it
+    /// counts from the state's start, or from registration if the state began
+    /// earlier (the listener was not attached yet).
+    pub time_in_state: Option<Duration>,
+    /// The breaker's clock when this was read (from the clock's own origin):
+    /// two snapshots' counters over the difference of their clocks are rates
+    /// on the breaker's time, whatever the reader's.
+    pub clock: Nanos,
+}
+
+/// What ties a registered breaker's [`OpsListener`] to its registry.
+#[derive(Debug)]
+pub(crate) struct Link {
+    name: Arc<str>,
+    /// When the current state began, in the breaker's clock's nanoseconds.
+    since: AtomicU64,
+    /// The latest transitions, oldest first, at most [`RECENT`].
+    recent: Mutex<VecDeque<Transition>>,
+    events: broadcast::Sender<Event>,
+}
+
+impl Link {
+    pub(crate) fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn lock_recent(&self) -> std::sync::MutexGuard<'_, VecDeque<Transition>> {
+        // Every update leaves the deque whole: a panic elsewhere cannot
+        // have left it half-written.
+        self.recent.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Notes a transition and sends it to the stream's readers.
+    pub(crate) fn heard(&self, transition: Transition) {
+        // Two transitions told by two threads may arrive in either order;
+        // the later state began at the later time (`at` never goes back).
+        self.since
+            .fetch_max(transition.at.as_nanos(), Ordering::Relaxed);
+        {
+            let mut recent = self.lock_recent();
+            if recent.len() == RECENT {
+                recent.pop_front();
+            }
+            // In date order, whichever thread told first.
+            let at = recent.partition_point(|t| t.at <= transition.at);
+            recent.insert(at, transition);
+        }
+        // An error only says nobody is reading now: nothing to do.
+        let _ = self.events.send(Event {
+            breaker: self.name.clone(),
+            transition,
+        });
+    }
+}
+
+/// The operations the registry needs from a breaker, whatever its type.
+trait Erased: Send + Sync {
+    fn metrics(&self) -> Metrics;
+    fn config(&self) -> Config;
+    fn now(&self) -> Nanos;
+    fn force_open(&self);
+    fn disable(&self);
+    fn reset(&self);
+    fn ops_listener(&self) -> Option<&OpsListener>;
+}
+
+/// A breaker handle (`&'static` or `Arc`) behind [`Erased`].
+struct Held<H>(H);
+
+impl<H, C, const BUCKETS: usize, L> Erased for Held<H>
+where
+    H: Deref<Target = CircuitBreaker<C, BUCKETS, L>> + Send + Sync,
+    C: Clock + 'static,
+    L: Listener + 'static,
+{
+    fn metrics(&self) -> Metrics {
+        self.0.metrics()
+    }
+
+    fn config(&self) -> Config {
+        self.0.config()
+    }
+
+    fn now(&self) -> Nanos {
+        self.0.clock().now()
+    }
+
+    fn force_open(&self) {
+        self.0.force_open()
+    }
+
+    fn disable(&self) {
+        self.0.disable()
+    }
+
+    fn reset(&self) {
+        self.0.reset()
+    }
+
+    fn ops_listener(&self) -> Option<&OpsListener> {
+        (self.0.listener() as &dyn Any).downcast_ref()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_short_plain_and_not_reserved() {
+        for good in ["db", "a", "payments-v2", "eu.search_1", &"x".repeat(64)] {
+            assert_eq!(check_name(good), Ok(()), "{good}");
+        }
+        let cases: [(&str, &str); 7] = [
+            ("", "it is empty"),
+            (&"x".repeat(65), "it is longer than 64 bytes"),
+            ("a b", "use only ASCII letters, digits, '_', '-' and '.'"),
+            ("a/b", "use only ASCII letters, digits, '_', '-' and '.'"),
+            (
+                "événement",
+                "use only ASCII letters, digits, '_', '-' and '.'",
+            ),
+            ("events", "it is reserved"),
+            ("..", "it is reserved"),
+        ];
+        for (bad, reason) in cases {
+            assert_eq!(
+                check_name(bad),
+                Err(RegisterError::InvalidName {
+                    name: bad.to_owned(),
+                    reason
+                })
+            );
+        }
+    }
+}
