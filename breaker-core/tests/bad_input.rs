@@ -452,7 +452,9 @@ fn cycle(b: &Shared, clock: &MockClock) {
 /// verdict follows, and admissions = recorded + late + ignored + held.
 #[test]
 fn permits_dropped_on_other_threads_after_many_transitions_are_late() {
-    let clock: &'static MockClock = Box::leak(Box::new(MockClock::new()));
+    // This test's own clock: `'static` so that owned permits can cross threads.
+    static CLOCK: MockClock = MockClock::new();
+    let clock = &CLOCK;
     let b: Shared = Arc::new(CircuitBreaker::new(eager(), clock));
     clock.set(S);
     let mut held: Vec<OwnedPermit<Shared, &'static MockClock>> = Vec::new();
