@@ -12,3 +12,78 @@ fn modes_display_as_lowercase_words_and_honour_padding() {
     assert_eq!(Mode::Disabled.to_string(), "disabled");
     assert_eq!(format!("[{:>12}]", Mode::Disabled), "[    disabled]");
 }
+
+// ---- the sliding window -----------------------------------------------------
+
+use core::time::Duration;
+
+use breaker_core::{CircuitBreaker, Config, MockClock};
+
+/// A breaker that never trips here, so every outcome stays in one Passing
+/// state: window `B` seconds, one second per bucket.
+fn never_trips<const B: usize>(clock: &MockClock) -> CircuitBreaker<&MockClock, B> {
+    let config = Config::new(1.0, Duration::from_secs(B as u64))
+        .passing_time(Duration::ZERO)
+        .min_calls(1 << 24);
+    CircuitBreaker::with_buckets(config, clock)
+}
+
+/// (window calls, window failures, lifetime successes, lifetime failures)
+fn counts<const B: usize>(b: &CircuitBreaker<&MockClock, B>) -> (u64, u64, u64, u64) {
+    let m = b.metrics();
+    (m.window_calls, m.window_failures, m.successes, m.failures)
+}
+
+/// The window holds the outcomes of its last `BUCKETS` buckets only: an
+/// outcome leaves it when its bucket does, with any bucket count, and the
+/// lifetime totals keep it.
+fn an_outcome_leaves_with_its_bucket<const B: usize>() {
+    let clock = MockClock::new();
+    let b = never_trips::<B>(&clock);
+    let s = Duration::from_secs(1);
+    let _ = b.call(|| Err::<(), _>(()));
+    clock.set((B as u32 - 1) * s); // the last bucket of the first window
+    let _ = b.call(|| Ok::<_, ()>(()));
+    assert_eq!(counts(&b), (2, 1, 1, 1), "B = {B}: bucket 0 is still in");
+    clock.set((B as u32 + 1) * s); // buckets 2 ..= B + 1
+    let _ = b.call(|| Ok::<_, ()>(()));
+    // Bucket B - 1 is still in from 3 buckets on.
+    let want = if B < 3 { (1, 0, 2, 1) } else { (2, 0, 2, 1) };
+    assert_eq!(counts(&b), want, "B = {B}: bucket 0 has left");
+}
+
+#[test]
+fn an_outcome_leaves_the_window_with_its_bucket() {
+    an_outcome_leaves_with_its_bucket::<1>();
+    an_outcome_leaves_with_its_bucket::<2>();
+    an_outcome_leaves_with_its_bucket::<3>();
+    an_outcome_leaves_with_its_bucket::<10>();
+    an_outcome_leaves_with_its_bucket::<32>();
+    an_outcome_leaves_with_its_bucket::<1024>();
+}
+
+/// A bucket that traffic skips lap after lap never comes back into the
+/// window: 3 buckets, a failure in bucket 0, then successes in every bucket
+/// but those of slot 0 for 1100 laps (more than the 1024 laps the slot
+/// labels count before they repeat).
+#[test]
+fn a_bucket_that_traffic_skips_never_comes_back() {
+    let clock = MockClock::new();
+    let b = never_trips::<3>(&clock);
+    let s = Duration::from_secs(1);
+    let _ = b.call(|| Err::<(), _>(()));
+    for lap in 0..1100u32 {
+        for k in [1, 2] {
+            clock.set((3 * lap + k) * s);
+            let _ = b.call(|| Ok::<_, ()>(()));
+            let in_window = if lap == 0 { 1 + k } else { 2 };
+            let failures = u64::from(lap == 0);
+            assert_eq!(
+                (counts(&b).0, counts(&b).1),
+                (u64::from(in_window), failures),
+                "lap {lap}, bucket {k}"
+            );
+        }
+    }
+    assert_eq!((counts(&b).2, counts(&b).3), (2200, 1));
+}
