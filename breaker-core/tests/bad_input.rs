@@ -583,3 +583,21 @@ fn a_permit_held_across_a_whole_lap_of_the_state_word_is_late() {
     let m = b.metrics();
     assert_eq!((m.late, m.window_calls, m.failures), (1, 0, 0), "{m:?}");
 }
+
+/// One-nanosecond buckets with the clock at its very end: the bucket
+/// arithmetic must not overflow there.
+#[test]
+fn nanosecond_buckets_at_the_end_of_the_clock() {
+    let clock = MockClock::new();
+    let config = Config::new(0.5, Duration::from_nanos(10))
+        .broken_time(S)
+        .passing_time(Duration::ZERO)
+        .min_calls(2);
+    let b = CircuitBreaker::new(config, &clock);
+    clock.set(Duration::MAX);
+    assert_eq!(succeed(&b), Ok(()));
+    assert_eq!(fail(&b), Err(Error::Inner(())));
+    let m = b.metrics();
+    assert_eq!((m.state, m.trips, m.retry_after), (State::Broken, 1, S));
+    check_invariants(&m, 0, S);
+}

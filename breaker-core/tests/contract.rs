@@ -87,3 +87,59 @@ fn a_bucket_that_traffic_skips_never_comes_back() {
     }
     assert_eq!((counts(&b).2, counts(&b).3), (2200, 1));
 }
+
+/// Entering any state starts a fresh window, however fast the states follow
+/// each other: 16 rounds of Passing, Broken, Recovering inside one bucket
+/// bring the state's 4-bit epoch back to where it began, and the outcomes
+/// of that first Passing, in an older bucket, stay out.
+#[test]
+fn a_new_state_starts_with_an_empty_window_after_quick_rounds() {
+    let clock = MockClock::new();
+    let ns = Duration::from_nanos(1);
+    let config = Config::new(0.5, Duration::from_secs(100))
+        .broken_time(ns)
+        .recovery_time(ns)
+        .passing_time(Duration::ZERO)
+        .min_calls(1);
+    let b = CircuitBreaker::new(config, &clock);
+    let _ = b.call(|| Ok::<_, ()>(())); // bucket 0
+    clock.set(Duration::from_secs(10)); // bucket 1, from here on
+    for round in 0..16 {
+        let _ = b.call(|| Err::<(), _>(()));
+        assert_eq!(b.state(), breaker_core::State::Broken, "round {round}");
+        clock.advance(2 * ns); // the deadline, then the ramp's end
+        assert_eq!(b.call(|| Ok::<_, ()>(())), Ok(()));
+        assert_eq!(b.state(), breaker_core::State::Passing, "round {round}");
+        let m = b.metrics();
+        assert_eq!((m.window_calls, m.window_failures), (0, 0), "round {round}");
+    }
+    assert_eq!(b.metrics().trips, 16);
+}
+
+/// An operator's state also starts from an empty window: outcomes recorded
+/// while disabled are gone after `reset`, and stay gone when 16 switches
+/// later the breaker is disabled again (the same 4-bit epoch, the same
+/// bucket).
+#[test]
+fn operator_switches_leave_no_old_outcome_in_the_window() {
+    let clock = MockClock::new();
+    let b = CircuitBreaker::new(Config::new(0.5, Duration::from_secs(10)), &clock);
+    let disable_after_fifteen_switches = || {
+        for _ in 0..7 {
+            b.force_open();
+            b.reset();
+        }
+        b.disable();
+    };
+    let _ = b.state(); // Passing begins
+    disable_after_fifteen_switches();
+    for _ in 0..3 {
+        let _ = b.call(|| Err::<(), _>(()));
+    }
+    assert_eq!(b.metrics().window_calls, 3);
+    b.reset();
+    assert_eq!(b.metrics().window_calls, 0);
+    disable_after_fifteen_switches();
+    let m = b.metrics();
+    assert_eq!((m.mode, m.window_calls, m.failures), (Mode::Disabled, 0, 3));
+}
