@@ -143,3 +143,75 @@ fn operator_switches_leave_no_old_outcome_in_the_window() {
     let m = b.metrics();
     assert_eq!((m.mode, m.window_calls, m.failures), (Mode::Disabled, 0, 3));
 }
+
+// ---- jitter ------------------------------------------------------------------
+
+/// The broken time of a breaker with `config` that trips at `at`.
+fn broken_time_of(config: Config, at: Duration) -> Duration {
+    let clock = MockClock::new();
+    clock.set(at);
+    let b = CircuitBreaker::new(config.passing_time(Duration::ZERO).min_calls(1), &clock);
+    let _ = b.call(|| Err::<(), _>(()));
+    b.retry_after()
+}
+
+/// Checks that `times` are spread uniformly over `base ± spread`: nearly
+/// all distinct, and each eighth of the range holds its share within a
+/// wide margin (the hash is deterministic, so this cannot flake).
+fn assert_uniform(times: &[Duration], base: Duration, spread: Duration, what: &str) {
+    let n = times.len();
+    let distinct: std::collections::BTreeSet<_> = times.iter().collect();
+    assert!(
+        distinct.len() * 100 >= n * 99,
+        "{what}: {} distinct of {n}",
+        distinct.len()
+    );
+    let (lo, width) = (base - spread, 2 * spread);
+    let mut bins = [0usize; 8];
+    for &t in times {
+        assert!(
+            t >= lo && t <= base + spread,
+            "{what}: {t:?} outside {base:?} +- {spread:?}"
+        );
+        let bin = ((t - lo).as_nanos() * 8 / (width.as_nanos() + 1)) as usize;
+        bins[bin] += 1;
+    }
+    for count in bins {
+        assert!(
+            count * 8 > n / 2 && count * 8 < n * 3 / 2,
+            "{what}: {bins:?}"
+        );
+    }
+}
+
+/// `jitter` spreads the broken time uniformly over `± fraction` of itself
+/// (`Config::jitter`): across a fleet's seeds, and across the nanoseconds at
+/// which instances with one seed trip.
+#[test]
+fn jitter_spreads_uniformly_over_seeds_and_trip_times() {
+    let base = Duration::from_secs(1);
+    let config = Config::new(0.5, Duration::from_secs(10))
+        .broken_time(base)
+        .jitter(0.5);
+    let by_seed: Vec<_> = (0..1024)
+        .map(|seed| broken_time_of(config.jitter_seed(seed), base))
+        .collect();
+    assert_uniform(&by_seed, base, base / 2, "by seed");
+    let by_time: Vec<_> = (0..1024u32)
+        .map(|k| broken_time_of(config.jitter_seed(7), base + k * Duration::from_nanos(1)))
+        .collect();
+    assert_uniform(&by_time, base, base / 2, "by trip time");
+}
+
+/// Short broken times are spread too: 500 µs ± 20 %.
+#[test]
+fn jitter_spreads_broken_times_below_a_millisecond() {
+    let base = Duration::from_micros(500);
+    let config = Config::new(0.5, Duration::from_secs(10))
+        .broken_time(base)
+        .jitter(0.2);
+    let by_seed: Vec<_> = (0..1024)
+        .map(|seed| broken_time_of(config.jitter_seed(seed), Duration::from_secs(1)))
+        .collect();
+    assert_uniform(&by_seed, base, base / 5, "500 us");
+}
