@@ -215,3 +215,38 @@ fn jitter_spreads_broken_times_below_a_millisecond() {
         .collect();
     assert_uniform(&by_seed, base, base / 5, "500 us");
 }
+
+// ---- backoff -------------------------------------------------------------------
+
+/// A Passing state is healthy once it has lasted `passing_time + window`
+/// (`Config::broken_time_max`); with both at their largest, that is capped
+/// just below the 2^53 ns an elapsed time can say, and still reached: a trip
+/// at 2^53 - 1 ns starts the backoff again, one at 2^53 - 2 ns does not.
+#[test]
+fn the_longest_passing_still_becomes_healthy() {
+    use breaker_core::{MAX_SPAN, State};
+    let s = Duration::from_secs(1);
+    let config = Config::new(0.5, MAX_SPAN)
+        .passing_time(MAX_SPAN)
+        .broken_time(s)
+        .broken_time_max(4 * s)
+        .recovery_time(s)
+        .min_calls(1);
+    for (lasted, broken) in [((1u64 << 53) - 1, s), ((1 << 53) - 2, 4 * s)] {
+        let clock = MockClock::new();
+        let b = CircuitBreaker::new(config, &clock);
+        let _ = b.state();
+        clock.advance(MAX_SPAN);
+        let _ = b.call(|| Err::<(), _>(()));
+        assert_eq!(b.retry_after(), s, "the first trip");
+        clock.advance(2 * s); // Recovering, and its ramp is over
+        let _ = b.call(|| Err::<(), _>(()));
+        assert_eq!(b.retry_after(), 2 * s, "a failed recovery doubles");
+        clock.advance(3 * s);
+        assert_eq!(b.call(|| Ok::<_, ()>(())), Ok(()));
+        assert_eq!(b.state(), State::Passing, "level 2 carried");
+        clock.advance(Duration::from_nanos(lasted));
+        let _ = b.call(|| Err::<(), _>(()));
+        assert_eq!(b.retry_after(), broken, "Passing lasted {lasted} ns");
+    }
+}
