@@ -250,3 +250,102 @@ fn the_longest_passing_still_becomes_healthy() {
         assert_eq!(b.retry_after(), broken, "Passing lasted {lasted} ns");
     }
 }
+
+// ---- errors, transitions and clocks as users see them ---------------------------
+
+/// `Error` says which of its three cases it is, and as a `std` error its
+/// source is the callee's error or the rejection (none for a timeout).
+#[cfg(feature = "std")]
+#[test]
+fn errors_say_what_they_are_and_chain_their_source() {
+    use std::error::Error as _;
+    let clock = MockClock::new();
+    let config = Config::new(0.5, Duration::from_secs(10))
+        .passing_time(Duration::ZERO)
+        .min_calls(1);
+    let b = CircuitBreaker::new(config, &clock);
+    let _ = b.call(|| Err::<(), _>(()));
+    let rejected = b.call(|| Ok::<_, std::io::Error>(())).unwrap_err();
+    let inner = breaker_core::Error::Inner(std::io::Error::other("refused"));
+    let timeout = breaker_core::Error::<std::io::Error>::Timeout;
+    assert_eq!(
+        (rejected.is_broken(), inner.is_broken(), timeout.is_broken()),
+        (true, false, false)
+    );
+    assert_eq!(
+        (
+            rejected.is_timeout(),
+            inner.is_timeout(),
+            timeout.is_timeout()
+        ),
+        (false, false, true)
+    );
+    assert_eq!(
+        inner.source().map(|e| e.to_string()).as_deref(),
+        Some("refused")
+    );
+    assert_eq!(
+        rejected.source().map(|e| e.to_string()),
+        Some(rejected.broken().unwrap().to_string())
+    );
+    assert!(timeout.source().is_none());
+}
+
+/// A transition prints as "from -> to", an operator's mode in place of the
+/// state it stands for, and an automatic Broken with its duration.
+#[test]
+fn transitions_display_in_short_form() {
+    use std::cell::RefCell;
+    let clock = MockClock::new();
+    let heard = RefCell::new(Vec::new());
+    let config = Config::new(0.5, Duration::from_secs(10))
+        .broken_time(Duration::from_secs(5))
+        .passing_time(Duration::ZERO)
+        .min_calls(1);
+    let b =
+        CircuitBreaker::<_, 10, _>::with_listener(config, &clock, |t: breaker_core::Transition| {
+            heard.borrow_mut().push(t.to_string())
+        });
+    let _ = b.call(|| Err::<(), _>(()));
+    b.force_open();
+    b.disable();
+    b.reset();
+    assert_eq!(
+        *heard.borrow(),
+        [
+            "passing -> broken for 5s",
+            "broken -> forced open",
+            "forced open -> disabled",
+            "disabled -> passing",
+        ]
+    );
+}
+
+/// `Nanos::from_duration` saturates: a `Duration` past 2^64 ns reads as the
+/// clock's end, as `MockClock::set` documents for a clock that cannot go
+/// further.
+#[test]
+fn durations_past_the_clocks_end_saturate() {
+    use breaker_core::{Clock, Nanos};
+    let end = Duration::from_nanos(u64::MAX);
+    assert_eq!(Nanos::from_duration(end).as_nanos(), u64::MAX);
+    assert_eq!(
+        Nanos::from_duration(end + Duration::from_nanos(1)),
+        Nanos::MAX
+    );
+    assert_eq!(Nanos::from_duration(Duration::MAX), Nanos::MAX);
+    let clock = MockClock::new();
+    clock.set(Duration::MAX);
+    assert_eq!(clock.now(), Nanos::MAX);
+}
+
+/// `StdClock` reads positive times (its origin lies before the first
+/// reading) that never go back.
+#[cfg(feature = "std")]
+#[test]
+fn the_std_clock_reads_positive_times_that_never_go_back() {
+    use breaker_core::{Clock, Nanos, StdClock};
+    let first = StdClock.now();
+    assert!(first > Nanos::ZERO, "{first:?}");
+    assert!(StdClock::new().now() >= first);
+}
