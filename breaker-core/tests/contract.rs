@@ -349,3 +349,18 @@ fn the_std_clock_reads_positive_times_that_never_go_back() {
     assert!(first > Nanos::ZERO, "{first:?}");
     assert!(StdClock::new().now() >= first);
 }
+
+/// The listeners that write a breaker's transitions somewhere keep the name
+/// they were given, for every line they write.
+#[cfg(feature = "defmt")]
+#[test]
+fn the_defmt_listener_keeps_its_name() {
+    assert_eq!(breaker_core::DefmtListener::new("modem").name(), "modem");
+}
+
+/// As above, for `TracingListener`.
+#[cfg(feature = "tracing")]
+#[test]
+fn the_tracing_listener_keeps_its_name() {
+    assert_eq!(breaker_core::TracingListener::new("db").name(), "db");
+}
