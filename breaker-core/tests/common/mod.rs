@@ -1216,6 +1216,43 @@ fn admission<const B: usize, L: Listener>(
     }
 }
 
+/// The acquire operation `op`: `try_acquire`, or the owned and deferred
+/// forms on a borrowed breaker.
+fn acquire<'b, const B: usize, L: Listener>(
+    core: &'b CircuitBreaker<&MockClock, B, L>,
+    op: Op,
+) -> Result<Permit<'b, &'b MockClock, B, L>, CircuitBroken> {
+    match op {
+        Op::Acquire => core.try_acquire(),
+        Op::AcquireOwned => CircuitBreaker::try_acquire_owned(core),
+        _ => CircuitBreaker::try_acquire_owned_deferred(core),
+    }
+}
+
+/// The synchronous `call_with`, its callee moving the clock to `after` and
+/// then giving `outcome`; also says whether the callee ran.
+fn call_taking<const B: usize, L: Listener>(
+    core: &CircuitBreaker<&MockClock, B, L>,
+    clock: &MockClock,
+    outcome: Outcome,
+    after: u64,
+) -> (Result<(), Error<()>>, bool) {
+    let mut ran = false;
+    let got = core.call_with(
+        |_: &Result<(), ()>| outcome,
+        || {
+            ran = true;
+            clock.set(ns(after));
+            if outcome == Outcome::Failure {
+                Err(())
+            } else {
+                Ok(())
+            }
+        },
+    );
+    (got, ran)
+}
+
 /// Runs `case` with a `B`-bucket breaker; returns every transition its
 /// listener heard.
 pub(crate) fn run<const B: usize>(case: &Case) -> Vec<Transition> {
@@ -1266,11 +1303,7 @@ pub(crate) fn run<const B: usize>(case: &Case) -> Vec<Transition> {
         let ctx = || format!("step {step}: {op:?}\n{case:?}");
         match op {
             Op::Acquire | Op::AcquireOwned | Op::AcquireDeferred => {
-                let got = match op {
-                    Op::Acquire => core.try_acquire(),
-                    Op::AcquireOwned => CircuitBreaker::try_acquire_owned(&core),
-                    _ => CircuitBreaker::try_acquire_owned_deferred(&core),
-                };
+                let got = acquire(&core, op);
                 let want = model.acquire_counted(got.is_ok(), op == Op::AcquireDeferred);
                 assert_eq!(admission(&got), want, "{}", ctx());
                 if let Ok(permit) = got {
@@ -1281,20 +1314,8 @@ pub(crate) fn run<const B: usize>(case: &Case) -> Vec<Transition> {
                 // The synchronous `call`, which counts a Passing admission by
                 // its outcome: its result says whether `f` ran. The callee
                 // takes `took` ns of the breaker's clock.
-                let mut ran = false;
                 let after = now.saturating_add(took).min(hi);
-                let got = core.call_with(
-                    |_: &Result<(), ()>| outcome,
-                    || {
-                        ran = true;
-                        clock.set(ns(after));
-                        if outcome == Outcome::Failure {
-                            Err(())
-                        } else {
-                            Ok(())
-                        }
-                    },
-                );
+                let (got, ran) = call_taking(&core, &clock, outcome, after);
                 let want = model.acquire(ran);
                 match (&got, want) {
                     (
@@ -1575,11 +1596,7 @@ pub(crate) fn run_wild<const B: usize>(case: &Case) {
         let ctx = || format!("wild step {step}: {op:?} from {at} ns\n{case:?}");
         match op {
             Op::Acquire | Op::AcquireOwned | Op::AcquireDeferred => {
-                let got = match op {
-                    Op::Acquire => core.try_acquire(),
-                    Op::AcquireOwned => CircuitBreaker::try_acquire_owned(&core),
-                    _ => CircuitBreaker::try_acquire_owned_deferred(&core),
-                };
+                let got = acquire(&core, op);
                 match got {
                     Ok(permit) => {
                         let deferred =
@@ -1590,20 +1607,8 @@ pub(crate) fn run_wild<const B: usize>(case: &Case) {
                 }
             }
             Op::Call(outcome, took) | Op::CallAsync(Some(outcome), took) => {
-                let mut ran = false;
                 let after = now.saturating_add(took);
-                let got = core.call_with(
-                    |_: &Result<(), ()>| outcome,
-                    || {
-                        ran = true;
-                        clock.set(ns(after));
-                        if outcome == Outcome::Failure {
-                            Err(())
-                        } else {
-                            Ok(())
-                        }
-                    },
-                );
+                let (got, ran) = call_taking(&core, &clock, outcome, after);
                 match got {
                     Err(Error::Broken(e)) => {
                         assert!(!ran, "{}", ctx());
