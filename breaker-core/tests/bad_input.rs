@@ -182,6 +182,10 @@ fn bucket_counts_past_the_limit_are_refused() {
 }
 
 #[test]
+#[cfg_attr(
+    miri,
+    ignore = "thousands of calls: minutes under Miri, and plain arithmetic"
+)]
 fn the_smallest_ratio_breaks_on_any_failure_and_reads_back_as_one_millionth() {
     // Subnormal ratios round to 0 ppm and are used as 1 ppm: any failure
     // among min_calls calls breaks, as the smallest valid ratio promises.

@@ -67,6 +67,10 @@ fn an_outcome_leaves_the_window_with_its_bucket() {
 /// but those of slot 0 for 1100 laps (more than the 1024 laps the slot
 /// labels count before they repeat).
 #[test]
+#[cfg_attr(
+    miri,
+    ignore = "thousands of calls: minutes under Miri, and plain arithmetic"
+)]
 fn a_bucket_that_traffic_skips_never_comes_back() {
     let clock = MockClock::new();
     let b = never_trips::<3>(&clock);
@@ -188,6 +192,10 @@ fn assert_uniform(times: &[Duration], base: Duration, spread: Duration, what: &s
 /// (`Config::jitter`): across a fleet's seeds, and across the nanoseconds at
 /// which instances with one seed trip.
 #[test]
+#[cfg_attr(
+    miri,
+    ignore = "thousands of calls: minutes under Miri, and plain arithmetic"
+)]
 fn jitter_spreads_uniformly_over_seeds_and_trip_times() {
     let base = Duration::from_secs(1);
     let config = Config::new(0.5, Duration::from_secs(10))
@@ -205,6 +213,10 @@ fn jitter_spreads_uniformly_over_seeds_and_trip_times() {
 
 /// Short broken times are spread too: 500 µs ± 20 %.
 #[test]
+#[cfg_attr(
+    miri,
+    ignore = "thousands of calls: minutes under Miri, and plain arithmetic"
+)]
 fn jitter_spreads_broken_times_below_a_millisecond() {
     let base = Duration::from_micros(500);
     let config = Config::new(0.5, Duration::from_secs(10))
