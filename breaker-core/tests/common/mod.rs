@@ -70,6 +70,11 @@
 //! limit, covered by its unit tests). The harness keeps every clock reading of
 //! a case within `[lo, lo + 2^52)`, where `lo` is 0 or just below 2^54 (so
 //! traces also cross the wrap of the entry times); the model uses plain u64.
+//! Beyond that range the model has nothing to say, so a case whose start byte
+//! has bit 6 set runs a second time in [`run_wild`], its clock moves made
+//! wild (jumps of 2^63 ns either way, to the ends of `u64`, across the 2^53
+//! and 2^54 ns limits), and is checked against what holds whatever the clock
+//! does: no panic, exact counters, a consistent chain of transitions.
 
 #![allow(dead_code)]
 
@@ -202,6 +207,8 @@ pub(crate) struct Case {
     /// `TIME_SPAN` or more later.
     pub(crate) lo: u64,
     pub(crate) start: u64,
+    /// Also run the trace with wild clock moves ([`run_wild`]).
+    pub(crate) wild: bool,
     /// Compare every observable after every step (which also settles the
     /// breaker each time), or only on the trace's own reads.
     pub(crate) observe: bool,
@@ -264,6 +271,7 @@ impl Case {
         };
         let s = b.u8();
         let lo = if s & 0x80 != 0 { HIGH_LO } else { 0 };
+        let wild = s & 0x40 != 0;
         let start = lo
             + match s % 4 {
                 0 => 0,
@@ -445,6 +453,7 @@ impl Case {
             config,
             lo,
             start,
+            wild,
             observe,
             ops,
         }
@@ -1231,6 +1240,14 @@ pub(crate) fn check(data: &[u8]) {
     if case.config.jitter > 0.0 && !heard.is_empty() {
         assert_eq!(heard, run(&case), "jitter is deterministic\n{case:?}");
     }
+    if case.wild {
+        match case.buckets {
+            1 => run_wild::<1>(&case),
+            2 => run_wild::<2>(&case),
+            3 => run_wild::<3>(&case),
+            _ => run_wild::<10>(&case),
+        }
+    }
 }
 
 fn admission<const B: usize, L: Listener>(
@@ -1244,6 +1261,43 @@ fn admission<const B: usize, L: Listener>(
             retry_after: e.retry_after(),
         },
     }
+}
+
+/// The acquire operation `op`: `try_acquire`, or the owned and deferred
+/// forms on a borrowed breaker.
+fn acquire<'b, const B: usize, L: Listener>(
+    core: &'b CircuitBreaker<&MockClock, B, L>,
+    op: Op,
+) -> Result<Permit<'b, &'b MockClock, B, L>, CircuitBroken> {
+    match op {
+        Op::Acquire => core.try_acquire(),
+        Op::AcquireOwned => CircuitBreaker::try_acquire_owned(core),
+        _ => CircuitBreaker::try_acquire_owned_deferred(core),
+    }
+}
+
+/// The synchronous `call_with`, its callee moving the clock to `after` and
+/// then giving `outcome`; also says whether the callee ran.
+fn call_taking<const B: usize, L: Listener>(
+    core: &CircuitBreaker<&MockClock, B, L>,
+    clock: &MockClock,
+    outcome: Outcome,
+    after: u64,
+) -> (Result<(), Error<()>>, bool) {
+    let mut ran = false;
+    let got = core.call_with(
+        |_: &Result<(), ()>| outcome,
+        || {
+            ran = true;
+            clock.set(ns(after));
+            if outcome == Outcome::Failure {
+                Err(())
+            } else {
+                Ok(())
+            }
+        },
+    );
+    (got, ran)
 }
 
 /// Runs `case` with a `B`-bucket breaker; returns every transition its
@@ -1296,11 +1350,7 @@ pub(crate) fn run<const B: usize>(case: &Case) -> Vec<Transition> {
         let ctx = || format!("step {step}: {op:?}\n{case:?}");
         match op {
             Op::Acquire | Op::AcquireOwned | Op::AcquireDeferred => {
-                let got = match op {
-                    Op::Acquire => core.try_acquire(),
-                    Op::AcquireOwned => CircuitBreaker::try_acquire_owned(&core),
-                    _ => CircuitBreaker::try_acquire_owned_deferred(&core),
-                };
+                let got = acquire(&core, op);
                 let want = model.acquire_counted(got.is_ok(), op == Op::AcquireDeferred);
                 assert_eq!(admission(&got), want, "{}", ctx());
                 if let Ok(permit) = got {
@@ -1311,20 +1361,8 @@ pub(crate) fn run<const B: usize>(case: &Case) -> Vec<Transition> {
                 // The synchronous `call`, which counts a Passing admission by
                 // its outcome: its result says whether `f` ran. The callee
                 // takes `took` ns of the breaker's clock.
-                let mut ran = false;
                 let after = now.saturating_add(took).min(hi);
-                let got = core.call_with(
-                    |_: &Result<(), ()>| outcome,
-                    || {
-                        ran = true;
-                        clock.set(ns(after));
-                        if outcome == Outcome::Failure {
-                            Err(())
-                        } else {
-                            Ok(())
-                        }
-                    },
-                );
+                let (got, ran) = call_taking(&core, &clock, outcome, after);
                 let want = model.acquire(ran);
                 match (&got, want) {
                     (
@@ -1513,4 +1551,220 @@ fn compare_transitions(
         );
     }
     want.len()
+}
+
+/// Where a wild clock move takes the clock from `now`: `Advance` and `Back`
+/// pick a jump by their argument, `Skip` lands on the Broken deadline
+/// `left` away, plus `delta`. Jumps saturate at the ends of `u64`, as
+/// `MockClock::advance` does.
+fn wild_move(op: Op, now: u64, left: u64) -> u64 {
+    const HALF: u64 = 1 << 63;
+    match op {
+        Op::Advance(d) => match d % 8 {
+            0 => now.saturating_add(HALF),
+            1 => now.saturating_add(HALF - 1),
+            2 => now.saturating_add(1 << 54),
+            3 => now.saturating_add(1 << 53),
+            4 => now.saturating_add((1 << 53) - 1),
+            5 => u64::MAX,
+            6 => now.saturating_add(d << 20),
+            _ => now.saturating_add(d),
+        },
+        Op::Back(d) => match d % 4 {
+            0 => now.saturating_sub(HALF),
+            1 => now.saturating_sub(HALF - 1),
+            2 => 0,
+            _ => now.saturating_sub(d),
+        },
+        Op::Skip(delta) => now.saturating_add(left).saturating_add_signed(delta as i64),
+        _ => now,
+    }
+}
+
+/// Checks that the listener heard a chain (each transition leaves the state
+/// and mode the previous one entered) and that `trips` counts its automatic
+/// Broken states.
+fn check_chain(heard: &[Transition], m: &Metrics, ctx: &dyn Fn() -> String) {
+    for pair in heard.windows(2) {
+        assert_eq!(
+            (pair[0].to, pair[0].to_mode),
+            (pair[1].from, pair[1].from_mode),
+            "transitions form a chain: {}",
+            ctx()
+        );
+    }
+    let trips = heard
+        .iter()
+        .filter(|t| t.to == State::Broken && t.to_mode == Mode::Automatic)
+        .count() as u64;
+    assert_eq!(m.trips, trips, "{}", ctx());
+    if let Some(last) = heard.last() {
+        assert_eq!((last.to, last.to_mode), (m.state, m.mode), "{}", ctx());
+    }
+}
+
+/// Checks a rejection: Broken with a countdown within the longest broken
+/// time, forced open with none, or Recovering with none.
+fn check_rejection(e: &CircuitBroken, longest: Duration, ctx: &dyn Fn() -> String) {
+    match (e.state(), e.mode()) {
+        (State::Broken, Mode::Automatic) => assert!(
+            !e.retry_after().is_zero() && e.retry_after() <= longest,
+            "{e:?}: {}",
+            ctx()
+        ),
+        (State::Broken, Mode::ForcedOpen) | (State::Recovering, Mode::Automatic) => {
+            assert!(e.retry_after().is_zero(), "{e:?}: {}", ctx())
+        }
+        _ => panic!("a rejection in {e:?}: {}", ctx()),
+    }
+}
+
+/// Runs `case` with its clock moves made wild (see [`wild_move`]) and no
+/// model: whatever the clock reads, nothing panics, every rejection and
+/// countdown is well formed, retry_after is exact (a clock moved by it is no
+/// longer Broken), the counters add up exactly and the listener hears a chain.
+pub(crate) fn run_wild<const B: usize>(case: &Case) {
+    let clock = MockClock::new();
+    clock.set(ns(case.start));
+    let heard = RefCell::new(Vec::new());
+    let listener = |t: Transition| heard.borrow_mut().push(t);
+    let Ok(core) =
+        CircuitBreaker::<&MockClock, B, _>::try_with_listener(case.config, &clock, listener)
+    else {
+        return;
+    };
+    let longest = {
+        let unheard = RefCell::new(Vec::new());
+        let model = Model::new(&case.config, B, case.start, &unheard).expect("a valid config");
+        Duration::from_nanos(model.longest_broken())
+    };
+    // Each held permit, and whether its admission is counted already (all
+    // but deferred Passing admissions).
+    let mut permits = Vec::new();
+    let mut now = case.start;
+    for (step, &op) in case.ops.iter().enumerate() {
+        let at = now;
+        let ctx = || format!("wild step {step}: {op:?} from {at} ns\n{case:?}");
+        match op {
+            Op::Acquire | Op::AcquireOwned | Op::AcquireDeferred => {
+                let got = acquire(&core, op);
+                match got {
+                    Ok(permit) => {
+                        let deferred =
+                            op == Op::AcquireDeferred && permit.state() == State::Passing;
+                        permits.push((permit, !deferred));
+                    }
+                    Err(e) => check_rejection(&e, longest, &ctx),
+                }
+            }
+            Op::Call(outcome, took) | Op::CallAsync(Some(outcome), took) => {
+                let after = now.saturating_add(took);
+                let (got, ran) = call_taking(&core, &clock, outcome, after);
+                match got {
+                    Err(Error::Broken(e)) => {
+                        assert!(!ran, "{}", ctx());
+                        check_rejection(&e, longest, &ctx);
+                    }
+                    Ok(()) | Err(Error::Inner(())) => {
+                        assert!(ran, "{}", ctx());
+                        now = after;
+                    }
+                    Err(Error::Timeout) => panic!("no timer runs: {}", ctx()),
+                }
+            }
+            Op::CallAsync(None, _) => {
+                let mut call = Box::pin(core.call_async(core::future::pending::<Result<(), ()>>()));
+                let polled = call.as_mut().poll(&mut Context::from_waker(Waker::noop()));
+                if let Poll::Ready(Err(Error::Broken(e))) = &polled {
+                    check_rejection(e, longest, &ctx);
+                } else {
+                    assert!(polled.is_pending(), "{}", ctx());
+                }
+            }
+            Op::Finish(n, how) => {
+                if permits.is_empty() {
+                    continue;
+                }
+                let (permit, _) = permits.remove(n % permits.len());
+                match how {
+                    Finish::Success => permit.success(),
+                    Finish::Failure => permit.failure(),
+                    Finish::Ignore => permit.record(Outcome::Ignored),
+                    Finish::Drop => drop(permit),
+                }
+            }
+            Op::Advance(_) | Op::Back(_) | Op::Skip(_) => {
+                let left = core.retry_after();
+                // The documented countdown: a Broken state entered at `at`
+                // for `broken_time`, `d` ns ago as read modulo 2^54 ns, and
+                // no time at all if that reads 2^53 ns or more (a clock
+                // behind the entry).
+                let last = heard.borrow().last().copied();
+                // (An entry the clock's end cut short, `at` = u64::MAX, is
+                // not the state's own: the listener reports the clock's end.)
+                if let Some(t) =
+                    last.filter(|t| t.to == State::Broken && t.to_mode == Mode::Automatic)
+                    && t.at.as_nanos() != u64::MAX
+                    && core.state() == State::Broken
+                {
+                    let d = now.wrapping_sub(t.at.as_nanos()) & ((1 << 54) - 1);
+                    let d = if d >= 1 << 53 { 0 } else { d };
+                    let t_at = t.at;
+                    assert_eq!(
+                        left,
+                        t.broken_time - ns(d),
+                        "entered at {t_at:?}: {}",
+                        ctx()
+                    );
+                }
+                now = wild_move(op, now, left.as_nanos() as u64);
+                clock.set(ns(now));
+            }
+            Op::State | Op::Mode | Op::RetryAfter | Op::Metrics => {
+                let (state, mode, left) = (core.state(), core.mode(), core.retry_after());
+                assert_eq!(
+                    state == State::Broken && mode == Mode::Automatic,
+                    !left.is_zero(),
+                    "a countdown exactly while Broken: {}",
+                    ctx()
+                );
+            }
+            Op::ForceOpen => {
+                core.force_open();
+                assert_eq!(
+                    (core.state(), core.mode()),
+                    (State::Broken, Mode::ForcedOpen)
+                );
+            }
+            Op::Disable => {
+                core.disable();
+                assert_eq!(
+                    (core.state(), core.mode()),
+                    (State::Passing, Mode::Disabled)
+                );
+            }
+            Op::Reset => {
+                core.reset();
+                assert_eq!(
+                    (core.state(), core.mode()),
+                    (State::Passing, Mode::Automatic)
+                );
+            }
+        }
+        if case.observe || op == Op::Metrics || step + 1 == case.ops.len() {
+            let held = permits.iter().filter(|(_, counted)| *counted).count() as u64;
+            let m = core.metrics();
+            check_invariants(&m, held, longest);
+            check_chain(&heard.borrow(), &m, &ctx);
+        }
+    }
+    let held = permits.len();
+    for (k, (permit, _)) in permits.into_iter().enumerate() {
+        permit.record([Outcome::Success, Outcome::Failure, Outcome::Ignored][k % 3]);
+    }
+    let m = core.metrics();
+    check_invariants(&m, 0, longest);
+    check_chain(&heard.borrow(), &m, &|| {
+        format!("after ending {held} held permits, wild\n{case:?}")
+    });
 }
