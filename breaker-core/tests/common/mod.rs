@@ -1582,8 +1582,8 @@ fn wild_move(op: Op, now: u64, left: u64) -> u64 {
 }
 
 /// Checks that the listener heard a chain (each transition leaves the state
-/// and mode the previous one entered) and that `trips` counts its automatic
-/// Broken states.
+/// and mode the previous one entered) and that `trips` counts the automatic
+/// Broken states the machine entered (advice is not a trip).
 fn check_chain(heard: &[Transition], m: &Metrics, ctx: &dyn Fn() -> String) {
     for pair in heard.windows(2) {
         assert_eq!(
@@ -1595,7 +1595,9 @@ fn check_chain(heard: &[Transition], m: &Metrics, ctx: &dyn Fn() -> String) {
     }
     let trips = heard
         .iter()
-        .filter(|t| t.to == State::Broken && t.to_mode == Mode::Automatic)
+        .filter(|t| {
+            t.to == State::Broken && t.to_mode == Mode::Automatic && t.cause == Cause::Machine
+        })
         .count() as u64;
     assert_eq!(m.trips, trips, "{}", ctx());
     if let Some(last) = heard.last() {
@@ -1749,6 +1751,16 @@ pub(crate) fn run_wild<const B: usize>(case: &Case) {
                     (core.state(), core.mode()),
                     (State::Passing, Mode::Automatic)
                 );
+            }
+            Op::Advise(d) => {
+                if core.advise_broken(ns(d)) {
+                    assert_eq!(
+                        (core.state(), core.mode()),
+                        (State::Broken, Mode::Automatic),
+                        "{}",
+                        ctx()
+                    );
+                }
             }
         }
         if case.observe || op == Op::Metrics || step + 1 == case.ops.len() {
