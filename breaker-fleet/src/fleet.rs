@@ -13,6 +13,8 @@ use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::AbortHandle;
 use tokio::time::{Instant, timeout};
 
+#[cfg(feature = "ops")]
+mod ops;
 mod task;
 
 use crate::config::{ConfigError, FleetConfig};

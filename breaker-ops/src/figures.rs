@@ -227,6 +227,19 @@ pub(crate) fn mode_label(mode: Mode) -> &'static str {
     }
 }
 
+/// The sources' gauge, per breaker and source: 1 up, 0 down. Outside the
+/// tables above because its series come from
+/// [`Breaker::health`](crate::Breaker::health), not from a snapshot.
+pub(crate) struct SourceUp;
+
+impl SourceUp {
+    #[cfg_attr(not(feature = "prometheus"), allow(dead_code))]
+    pub(crate) const PROMETHEUS: &'static str = "breaker_source_up";
+    #[cfg_attr(not(feature = "opentelemetry"), allow(dead_code))]
+    pub(crate) const OTEL: &'static str = "breaker.source.up";
+    pub(crate) const HELP: &'static str = "1 if the source (something the breaker relies on besides its dependency, e.g. its fleet's Redis link) is up, 0 if down";
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -4,6 +4,7 @@
 mod events;
 #[cfg(any(feature = "prometheus", feature = "opentelemetry"))]
 mod figures;
+mod health;
 mod listener;
 mod registry;
 
@@ -15,6 +16,7 @@ mod prometheus;
 mod router;
 
 pub use events::{Event, Lagged, Transitions};
+pub use health::Health;
 pub use listener::OpsListener;
 pub use registry::{Breaker, RegisterError, Registry, Snapshot};
 

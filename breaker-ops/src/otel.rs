@@ -6,7 +6,7 @@ use std::fmt;
 use opentelemetry::KeyValue;
 use opentelemetry::metrics::{Meter, ObservableCounter, ObservableGauge};
 
-use crate::figures::{FAMILIES, GAUGES, Kind};
+use crate::figures::{FAMILIES, GAUGES, Kind, SourceUp};
 use crate::registry::{Registry, Snapshot};
 
 /// The OpenTelemetry attribute for a Prometheus label: namespaced.
@@ -97,6 +97,25 @@ pub fn register_instruments(meter: &Meter, registry: Registry) -> Instruments {
             ),
         }
     }
+
+    let r = registry.clone();
+    states.push(
+        meter
+            .i64_observable_gauge(SourceUp::OTEL)
+            .with_description(SourceUp::HELP)
+            .with_callback(move |observer| {
+                for breaker in r.breakers() {
+                    for (source, health) in breaker.health() {
+                        let attributes = [
+                            KeyValue::new("breaker.name", breaker.name().to_owned()),
+                            KeyValue::new("breaker.source", source),
+                        ];
+                        observer.observe(i64::from(health.is_up()), &attributes);
+                    }
+                }
+            })
+            .build(),
+    );
 
     let gauges = GAUGES
         .iter()

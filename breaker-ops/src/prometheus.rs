@@ -6,7 +6,7 @@ use prometheus_client::encoding::{DescriptorEncoder, NoLabelSet};
 use prometheus_client::metrics::MetricType;
 use prometheus_client::registry::Unit;
 
-use crate::figures::{FAMILIES, GAUGES, Kind};
+use crate::figures::{FAMILIES, GAUGES, Kind, SourceUp};
 use crate::registry::{Registry, Snapshot};
 
 /// A [`Collector`] that writes the metric families in the
@@ -88,6 +88,22 @@ impl Collector for PrometheusCollector {
                         .encode_family(&[("breaker", name.as_str())])?
                         .encode_gauge(&v)?;
                 }
+            }
+        }
+
+        // Sources are read after the snapshots, outside the figures table:
+        // their series are per source as well as per breaker.
+        let mut family = encoder.encode_descriptor(
+            SourceUp::PROMETHEUS,
+            SourceUp::HELP,
+            None,
+            MetricType::Gauge,
+        )?;
+        for breaker in self.registry.breakers() {
+            for (source, health) in breaker.health() {
+                family
+                    .encode_family(&[("breaker", breaker.name()), ("source", source)])?
+                    .encode_gauge(&i64::from(health.is_up()))?;
             }
         }
         Ok(())

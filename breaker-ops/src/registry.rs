@@ -12,6 +12,7 @@ use breaker_core::{CircuitBreaker, Clock, Config, Listener, Metrics, Mode, Nanos
 use tokio::sync::broadcast;
 
 use crate::events::{Event, Transitions};
+use crate::health::{Health, Source};
 use crate::listener::OpsListener;
 
 /// The longest breaker name: names are Prometheus label values and URL path
@@ -21,6 +22,11 @@ const MAX_NAME_LEN: usize = 64;
 /// How many of its latest transitions each reporting breaker keeps, for
 /// [`Breaker::recent_transitions`] (what the dashboard lists).
 const RECENT: usize = 10;
+
+/// How many sources one breaker may have: a few (a fleet, a config
+/// service...); the cap keeps a bug that attaches in a loop from growing
+/// memory and the exported series without bound.
+const MAX_SOURCES: usize = 8;
 
 /// How many transitions the stream buffers by default (see [`Transitions`]).
 const DEFAULT_EVENT_CAPACITY: usize = 256;
@@ -160,6 +166,7 @@ impl Registry {
             name: name.clone(),
             handle,
             link,
+            sources: Arc::default(),
         };
         breakers.insert(name, entry.clone());
         Ok(entry)
@@ -213,6 +220,16 @@ pub enum RegisterError {
         /// The name it is registered under already.
         registered_as: String,
     },
+    /// A [source](Breaker::add_source) was not attached: its name is taken on
+    /// this breaker or not a valid name, or the breaker has 8 sources already.
+    Source {
+        /// The breaker's name.
+        breaker: String,
+        /// The source's name.
+        source: String,
+        /// What is wrong.
+        reason: &'static str,
+    },
 }
 
 impl fmt::Display for RegisterError {
@@ -232,6 +249,14 @@ impl fmt::Display for RegisterError {
                 "cannot register {name:?}: its OpsListener reports to a registry \
                  already, as {registered_as:?}"
             ),
+            RegisterError::Source {
+                breaker,
+                source,
+                reason,
+            } => write!(
+                f,
+                "cannot attach source {source:?} to breaker {breaker:?}: {reason}"
+            ),
         }
     }
 }
@@ -239,15 +264,8 @@ impl fmt::Display for RegisterError {
 impl std::error::Error for RegisterError {}
 
 fn check_name(name: &str) -> Result<(), RegisterError> {
-    let reason = if name.is_empty() {
-        "it is empty"
-    } else if name.len() > MAX_NAME_LEN {
-        "it is longer than 64 bytes"
-    } else if !name
-        .bytes()
-        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
-    {
-        "use only ASCII letters, digits, '_', '-' and '.'"
+    let reason = if let Some(problem) = name_problem(name) {
+        problem
     } else if name == "events" || name == "." || name == ".." {
         // `/breakers/events` is the ops router's event stream, and dot
         // segments are not names in a URL path.
@@ -261,13 +279,34 @@ fn check_name(name: &str) -> Result<(), RegisterError> {
     })
 }
 
+/// What makes `name` unfit as a label value, if anything: the rule for
+/// breaker and source names alike.
+fn name_problem(name: &str) -> Option<&'static str> {
+    if name.is_empty() {
+        Some("it is empty")
+    } else if name.len() > MAX_NAME_LEN {
+        Some("it is longer than 64 bytes")
+    } else if !name
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
+    {
+        Some("use only ASCII letters, digits, '_', '-' and '.'")
+    } else {
+        None
+    }
+}
+
 /// One registered breaker, type-erased: its name, snapshots and operator
-/// controls. Cheap to clone (two `Arc`s).
+/// controls, and the health of its [sources](Self::add_source). Cheap to
+/// clone (a few `Arc`s).
 #[derive(Clone)]
 pub struct Breaker {
     name: Arc<str>,
     handle: Arc<dyn Erased>,
     link: Option<Arc<Link>>,
+    /// Shared by every clone, so a source attached through one entry shows
+    /// in the registry's.
+    sources: Arc<Mutex<Vec<Source>>>,
 }
 
 impl fmt::Debug for Breaker {
@@ -275,6 +314,7 @@ impl fmt::Debug for Breaker {
         f.debug_struct("Breaker")
             .field("name", &self.name)
             .field("reports_transitions", &self.link.is_some())
+            .field("sources", &*self.lock_sources())
             .finish_non_exhaustive()
     }
 }
@@ -336,6 +376,84 @@ impl Breaker {
             .into_iter()
             .map(|t| (t, now.saturating_sub(t.at).to_duration()))
             .collect()
+    }
+
+    /// Attaches a source: something this breaker relies on besides its
+    /// dependency, whose [`Health`] the registry shows beside the breaker
+    /// (the ops router's JSON views, and the Prometheus gauge
+    /// `breaker_source_up{breaker, source}`). `health` is called when they
+    /// are read, so make it cheap and non-blocking (read a status the
+    /// source keeps).
+    ///
+    /// A fleet breaker's fleet is the source this was made for: with
+    /// breaker-fleet's `ops` feature, `fleet.report_to(&entry)` attaches it
+    /// as `fleet`.
+    ///
+    /// # Errors
+    ///
+    /// [`RegisterError::Source`] if this breaker has a source named `source`
+    /// already, or 8 sources, or if `source` is not 1 to 64 ASCII letters,
+    /// digits, `_`, `-` or `.`. The name is a `&'static str` on purpose: it
+    /// becomes a label value, so it should be a fixed word, not data.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use std::time::{Duration, SystemTime};
+    /// use breaker_ops::{Health, Registry};
+    ///
+    /// let registry = Registry::new();
+    /// let db = registry.register("db", Arc::new(breaker_tokio::new(
+    ///     breaker_tokio::Config::new(0.5, Duration::from_secs(10)),
+    /// )))?;
+    /// db.add_source("replica", || Health::Down {
+    ///     since: SystemTime::UNIX_EPOCH,
+    ///     reason: "unreachable".into(),
+    /// })?;
+    /// assert!(!registry.get("db").unwrap().health()[0].1.is_up());
+    /// assert!(db.add_source("replica", || Health::Up).is_err()); // attached already
+    /// # Ok::<(), breaker_ops::RegisterError>(())
+    /// ```
+    pub fn add_source(
+        &self,
+        source: &'static str,
+        health: impl Fn() -> Health + Send + Sync + 'static,
+    ) -> Result<(), RegisterError> {
+        let mut sources = self.lock_sources();
+        let reason = if let Some(problem) = name_problem(source) {
+            problem
+        } else if sources.iter().any(|s| s.name == source) {
+            "this breaker has a source of that name already"
+        } else if sources.len() == MAX_SOURCES {
+            "a breaker has at most 8 sources"
+        } else {
+            sources.push(Source {
+                name: source,
+                health: Arc::new(health),
+            });
+            return Ok(());
+        };
+        Err(RegisterError::Source {
+            breaker: self.name.to_string(),
+            source: source.to_owned(),
+            reason,
+        })
+    }
+
+    /// Every source's name and health now, in the order they were attached.
+    pub fn health(&self) -> Vec<(&'static str, Health)> {
+        // Read outside the lock: `health` is the source's code.
+        let sources = self.lock_sources().clone();
+        sources
+            .into_iter()
+            .map(|s| (s.name, (s.health)()))
+            .collect()
+    }
+
+    fn lock_sources(&self) -> std::sync::MutexGuard<'_, Vec<Source>> {
+        // Pushes are single calls: a panic elsewhere leaves the list whole.
+        self.sources.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// [`CircuitBreaker::force_open`]: reject every call until [`reset`](Self::reset).

@@ -15,6 +15,7 @@ use breaker_core::Transition;
 use serde_json::{Value, json};
 use tokio_stream::{Stream, StreamExt};
 
+use crate::Health;
 use crate::figures::{f32_as_written, mode_label, state_label};
 use crate::prometheus::{PrometheusCollector, render};
 use crate::registry::{Breaker, Registry};
@@ -138,6 +139,7 @@ fn view(breaker: &Breaker) -> Value {
         "clock_seconds": s.clock.to_duration().as_secs_f64(),
         "retry_after_seconds": secs(m.retry_after),
         "reports_transitions": breaker.reports_transitions(),
+        "sources": breaker.health().iter().map(source_json).collect::<Vec<_>>(),
         "recent_transitions": breaker
             .recent_transitions()
             .iter()
@@ -177,6 +179,24 @@ fn view(breaker: &Breaker) -> Value {
             "slow_call_seconds": c.slow_call.map(secs),
         },
     })
+}
+
+/// A source's health: `{"name", "up": true}`, or with `down_since` (Unix
+/// seconds: a wall-clock instant, as the source knows it) and `reason` when
+/// down.
+fn source_json((name, health): &(&'static str, Health)) -> Value {
+    match health {
+        Health::Up => json!({ "name": name, "up": true }),
+        Health::Down { since, reason } => json!({
+            "name": name,
+            "up": false,
+            "down_since": since
+                .duration_since(std::time::SystemTime::UNIX_EPOCH)
+                .unwrap_or_default()
+                .as_secs_f64(),
+            "reason": reason,
+        }),
+    }
 }
 
 async fn list(State(ops): Shared) -> Response {

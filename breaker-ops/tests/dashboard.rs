@@ -7,9 +7,9 @@ mod support;
 use std::path::Path;
 use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
-use breaker_ops::Registry;
+use breaker_ops::{Health, Registry};
 use support::{app, clock, post, reporting, serve, silent, trip};
 
 const CHROMIUM: &str = "/usr/bin/chromium";
@@ -76,10 +76,17 @@ fn card<'a>(dom: &'a str, name: &str) -> &'a str {
 async fn the_dashboard_shows_each_breaker_and_follows_a_forced_transition() {
     let registry = Registry::new();
     let db = reporting(clock());
-    registry.register("db", db.clone()).unwrap();
+    let db_entry = registry.register("db", db.clone()).unwrap();
+    db_entry.add_source("fleet", || Health::Up).unwrap();
     let cache_clock = clock();
     let cache = silent(cache_clock);
-    registry.register("cache", cache.clone()).unwrap();
+    let cache_entry = registry.register("cache", cache.clone()).unwrap();
+    cache_entry
+        .add_source("fleet", || Health::Down {
+            since: SystemTime::UNIX_EPOCH,
+            reason: "connection refused".into(),
+        })
+        .unwrap();
     trip(&cache);
     cache_clock.advance(Duration::from_secs(2));
     let addr = serve(app(&registry, true)).await;
@@ -96,6 +103,7 @@ async fn the_dashboard_shows_each_breaker_and_follows_a_forced_transition() {
             "<span class=\"name\">db</span>",
             "<span class=\"state passing\">passing</span>",
             "no transition yet",
+            "<div data-source=\"fleet\">fleet<b>up</b></div>",
         ],
     );
     shows(
@@ -108,6 +116,7 @@ async fn the_dashboard_shows_each_breaker_and_follows_a_forced_transition() {
             "window calls<b>0 / 0 failed</b>",
             "trips<b>1</b>",
             "not reported (no OpsListener)",
+            "<div data-source=\"fleet\" title=\"connection refused\" class=\"down\">fleet<b>down</b></div>",
         ],
     );
 

@@ -3,6 +3,9 @@
 
 mod support;
 
+use std::time::SystemTime;
+
+use breaker_ops::Health;
 use opentelemetry::KeyValue;
 use opentelemetry::metrics::MeterProvider as _;
 use opentelemetry_sdk::metrics::data::{AggregatedMetrics, MetricData, ResourceMetrics};
@@ -68,6 +71,14 @@ fn find(points: &[Point], name: &str, attributes: &[(&str, &str)]) -> (String, f
 #[test]
 fn observable_instruments_report_each_breakers_snapshot() {
     let (registry, metrics) = scene();
+    let cache = registry.get("cache").unwrap();
+    cache.add_source("fleet", || Health::Up).unwrap();
+    cache
+        .add_source("replica", || Health::Down {
+            since: SystemTime::UNIX_EPOCH,
+            reason: "unreachable".into(),
+        })
+        .unwrap();
 
     let exporter = InMemoryMetricExporter::default();
     let provider = SdkMeterProvider::builder()
@@ -139,5 +150,11 @@ fn observable_instruments_report_each_breakers_snapshot() {
             .iter()
             .any(|p| p.0 == "breaker.time_in_state" && p.2[0].1 == "cache")
     );
+    for (source, up) in [("fleet", 1.0), ("replica", 0.0)] {
+        let attributes = [("breaker.name", "cache"), ("breaker.source", source)];
+        assert_eq!(find(&points, "breaker.source.up", &attributes).1, up);
+    }
+    let sources = points.iter().filter(|p| p.0 == "breaker.source.up").count();
+    assert_eq!(sources, 2, "only the breaker with sources has series");
     provider.shutdown().unwrap();
 }

@@ -5,9 +5,12 @@
 mod support;
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::SystemTime;
 
 use breaker_core::Metrics;
-use breaker_ops::{PrometheusCollector, Registry};
+use breaker_ops::{Health, PrometheusCollector, Registry};
 use prometheus_parse::{Sample, Scrape, Value};
 use support::{calls, clock, modes, results, scene, silent, states};
 
@@ -186,4 +189,55 @@ fn breakers_registered_after_the_collector_are_exported() {
         ),
         1.0
     );
+}
+
+#[test]
+fn each_source_is_a_gauge_per_breaker_and_source_that_follows_its_health() {
+    let (registry, metrics) = scene();
+    let up = Arc::new(AtomicBool::new(true));
+    let health = {
+        let up = Arc::clone(&up);
+        move || {
+            if up.load(Ordering::Relaxed) {
+                Health::Up
+            } else {
+                Health::Down {
+                    since: SystemTime::UNIX_EPOCH,
+                    reason: "connection refused".into(),
+                }
+            }
+        }
+    };
+    let cache = registry.get("cache").unwrap();
+    cache.add_source("fleet", health.clone()).unwrap();
+    registry
+        .get("search")
+        .unwrap()
+        .add_source("fleet", health)
+        .unwrap();
+
+    for (openmetrics, expected) in [(false, 1.0), (true, 1.0)] {
+        let (text, scrape) = scrape(&registry, openmetrics);
+        check_families(&scrape, &metrics);
+        for breaker in ["cache", "search"] {
+            let labels = [("breaker", breaker), ("source", "fleet")];
+            assert_eq!(value(&scrape, "breaker_source_up", &labels), expected);
+        }
+        assert!(text.contains("# TYPE breaker_source_up gauge\n"), "{text}");
+        assert!(scrape.docs.contains_key("breaker_source_up"));
+        // `db` has no source, so no series.
+        let series = scrape
+            .samples
+            .iter()
+            .filter(|s| s.metric == "breaker_source_up")
+            .count();
+        assert_eq!(series, 2);
+    }
+
+    up.store(false, Ordering::Relaxed);
+    let (_, scrape) = scrape(&registry, false);
+    for breaker in ["cache", "search"] {
+        let labels = [("breaker", breaker), ("source", "fleet")];
+        assert_eq!(value(&scrape, "breaker_source_up", &labels), 0.0);
+    }
 }

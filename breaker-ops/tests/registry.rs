@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use breaker_core::{CircuitBreaker, MockClock, Mode, Nanos, State, Transition};
-use breaker_ops::{Event, Lagged, OpsListener, RegisterError, Registry};
+use breaker_ops::{Event, Health, Lagged, OpsListener, RegisterError, Registry};
 use futures_util::StreamExt;
 use support::{CONFIG, Reporting, clock, reporting, silent, trip};
 
@@ -286,5 +286,96 @@ fn each_breaker_keeps_its_ten_latest_transitions() {
             .unwrap()
             .recent_transitions()
             .is_empty()
+    );
+}
+
+#[tokio::test]
+async fn a_forwarding_listener_reports_to_the_registry_and_passes_each_transition_on() {
+    let clock = clock();
+    let registry = Registry::new();
+    let mut events = registry.transitions();
+    let heard = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let next = {
+        let heard = Arc::clone(&heard);
+        move |t: Transition| heard.lock().unwrap().push((t.from, t.to))
+    };
+    let db = Arc::new(CircuitBreaker::with_listener(
+        CONFIG,
+        clock,
+        OpsListener::forwarding(next),
+    ));
+    let entry = registry.register("db", db.clone()).unwrap();
+    assert!(entry.reports_transitions());
+
+    trip(&db);
+    clock.advance(Duration::from_secs(5));
+    assert_eq!(db.state(), State::Recovering);
+
+    let expected = [
+        (State::Passing, State::Broken),
+        (State::Broken, State::Recovering),
+    ];
+    assert_eq!(*heard.lock().unwrap(), expected);
+    for (from, to) in expected {
+        let event = events.next().await.unwrap().unwrap();
+        assert_eq!(
+            (&*event.breaker, event.transition.from, event.transition.to),
+            ("db", from, to)
+        );
+    }
+    assert_eq!(entry.snapshot().time_in_state, Some(Duration::ZERO));
+    assert_eq!(entry.recent_transitions().len(), 2);
+}
+
+#[test]
+fn sources_are_named_once_per_breaker_and_read_when_asked() {
+    let registry = Registry::new();
+    let entry = registry.register("db", silent(clock())).unwrap();
+    assert_eq!(entry.health(), []);
+    entry.add_source("fleet", || Health::Up).unwrap();
+    let down = Health::Down {
+        since: std::time::SystemTime::UNIX_EPOCH,
+        reason: "connection refused".into(),
+    };
+    let reported = down.clone();
+    entry
+        .add_source("replica", move || reported.clone())
+        .unwrap();
+    // Attached through one handle, seen through the registry's.
+    assert_eq!(
+        registry.get("db").unwrap().health(),
+        [("fleet", Health::Up), ("replica", down)]
+    );
+
+    let refused = |source: &str, reason: &'static str| RegisterError::Source {
+        breaker: "db".into(),
+        source: source.into(),
+        reason,
+    };
+    assert_eq!(
+        entry.add_source("fleet", || Health::Up),
+        Err(refused(
+            "fleet",
+            "this breaker has a source of that name already"
+        ))
+    );
+    assert_eq!(
+        entry.add_source("a b", || Health::Up),
+        Err(refused(
+            "a b",
+            "use only ASCII letters, digits, '_', '-' and '.'"
+        ))
+    );
+    for name in ["s3", "s4", "s5", "s6", "s7", "s8"] {
+        entry.add_source(name, || Health::Up).unwrap();
+    }
+    assert_eq!(
+        entry.add_source("s9", || Health::Up),
+        Err(refused("s9", "a breaker has at most 8 sources"))
+    );
+    assert_eq!(entry.health().len(), 8);
+    assert_eq!(
+        refused("s9", "a breaker has at most 8 sources").to_string(),
+        "cannot attach source \"s9\" to breaker \"db\": a breaker has at most 8 sources"
     );
 }

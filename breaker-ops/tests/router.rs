@@ -3,11 +3,11 @@
 
 mod support;
 
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use axum::body::Body;
 use breaker_core::{Mode, State};
-use breaker_ops::Registry;
+use breaker_ops::{Health, Registry};
 use http_body_util::BodyExt;
 use hyper::{Method, Request, StatusCode};
 use hyper_util::client::legacy::Client;
@@ -23,7 +23,14 @@ async fn breakers_are_listed_with_state_counts_and_config() {
     registry.register("db", db.clone()).unwrap();
     busy_history(&db, db_clock);
     let cache = silent(clock());
-    registry.register("cache", cache.clone()).unwrap();
+    let cache_entry = registry.register("cache", cache.clone()).unwrap();
+    cache_entry.add_source("fleet", || Health::Up).unwrap();
+    cache_entry
+        .add_source("replica", || Health::Down {
+            since: SystemTime::UNIX_EPOCH + Duration::from_millis(1_700_000_000_250),
+            reason: "connection refused".into(),
+        })
+        .unwrap();
     let addr = serve(app(&registry, false)).await;
 
     let reply = get(addr, "/ops/breakers").await;
@@ -50,6 +57,7 @@ async fn breakers_are_listed_with_state_counts_and_config() {
             "clock_seconds": 10.0,
             "retry_after_seconds": 0.0,
             "reports_transitions": true,
+            "sources": [],
             "recent_transitions": [
                 {
                     "breaker": "db", "from": "passing", "to": "broken",
@@ -92,6 +100,16 @@ async fn breakers_are_listed_with_state_counts_and_config() {
     assert_eq!(body["breakers"][1], one);
     assert_eq!(body["breakers"][0]["time_in_state_seconds"], json!(null));
     assert_eq!(body["breakers"][0]["recent_transitions"], json!([]));
+    assert_eq!(
+        body["breakers"][0]["sources"],
+        json!([
+            { "name": "fleet", "up": true },
+            {
+                "name": "replica", "up": false,
+                "down_since": 1_700_000_000.25, "reason": "connection refused",
+            },
+        ])
+    );
 }
 
 #[tokio::test]
