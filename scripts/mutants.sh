@@ -7,8 +7,8 @@
 # Each crate's mutants are built and tested with all its features (the tower
 # layer, listeners, test-util). Results go to target/mutants/<crate>/
 # (missed.txt lists the survivors). Exits non-zero if any viable mutant
-# survives or times out (for breaker-core: survives its tests and its loom
-# models; see loom_pass). Equivalent mutants are excluded, with reasons, in
+# survives or times out (for breaker-core: survives its tests, its loom
+# models and the 32-bit path; see loom_pass and pass_32bit). Equivalent mutants are excluded, with reasons, in
 # .cargo/mutants.toml. PROPTEST_CASES is lowered (default 256) so that the
 # core's reference model runs in seconds per mutant; set it to change that.
 set -euo pipefail
@@ -25,6 +25,11 @@ if [ ${#crates[@]} -eq 0 ]; then
     crates=(breaker-core breaker-clock breaker-tokio breaker-async-std breaker-embassy breaker-macros)
 fi
 
+# The exact names listed in a missed.txt, as one alternation for --re.
+survivors() {
+    sed 's/[][\.*^$+?(){}|\/]/\\&/g' "$1" | paste -sd'|'
+}
+
 # breaker-core's races are proven by its loom models, which only build with
 # `--cfg loom`: a mutant that survives the ordinary tests gets a second chance
 # to be caught by them (release build, as .ci/run runs them). Only what
@@ -32,14 +37,29 @@ fi
 loom_pass() {
     local missed="target/mutants/breaker-core/mutants.out/missed.txt"
     [ -s "$missed" ] || return 0
-    # The survivors' exact names, as one anchored regex.
     local names
-    names=$(sed 's/[][\.*^$+?(){}|\/]/\\&/g' "$missed" | paste -sd'|')
+    names=$(survivors "$missed")
     echo "=== cargo mutants -p breaker-core, survivors against the loom models"
     mkdir -p target/mutants/breaker-core-loom
     RUSTFLAGS="--cfg loom" LOOM_MAX_PREEMPTIONS=3 \
         cargo mutants -p breaker-core --no-shuffle --profile release -C --test=loom \
         --re "^($names)\$" -o target/mutants/breaker-core-loom
+}
+
+# The critical-section cells and the 32-bit division (src/sync.rs, src/div.rs)
+# are what 32-bit targets build; a host builds them with
+# `--cfg breaker_32bit`. What survives the loom models goes through the whole
+# suite once more on that path; only what survives all three counts.
+pass_32bit() {
+    local missed="target/mutants/breaker-core-loom/mutants.out/missed.txt"
+    [ -s "$missed" ] || return 0
+    local names
+    names=$(survivors "$missed")
+    echo "=== cargo mutants -p breaker-core, survivors on the 32-bit targets' path"
+    mkdir -p target/mutants/breaker-core-32bit
+    RUSTFLAGS="--cfg breaker_32bit" \
+        cargo mutants -p breaker-core --all-features --no-shuffle \
+        --re "^($names)\$" -o target/mutants/breaker-core-32bit
 }
 
 status=0
@@ -54,7 +74,7 @@ for crate in "${crates[@]}"; do
     # Its survivors go on to the loom models.
     case "$crate:$rc" in
         *:0) ;;
-        breaker-core:2 | breaker-core:3) loom_pass || status=1 ;;
+        breaker-core:2 | breaker-core:3) loom_pass || pass_32bit || status=1 ;;
         *) status=1 ;;
     esac
 done

@@ -658,6 +658,28 @@ fn the_listener_hears_who_made_each_transition() {
 }
 
 #[test]
+fn causes_and_advised_transitions_read_as_words() {
+    use breaker_core::Cause;
+    let words = [Cause::Machine, Cause::Operator, Cause::Advice].map(|c| format!("{c:>9}"));
+    assert_eq!(words, ["  machine", " operator", "   advice"]);
+    let clock = MockClock::new();
+    let lines = RefCell::new(Vec::new());
+    let b: CircuitBreaker<_, 10, _> =
+        CircuitBreaker::with_listener(eager(), &clock, |t: Transition| {
+            lines.borrow_mut().push(t.to_string());
+        });
+    assert!(b.advise_broken(S / 2));
+    b.force_open();
+    assert_eq!(
+        *lines.borrow(),
+        [
+            "passing -> broken for 500ms (advised)",
+            "broken -> forced open"
+        ]
+    );
+}
+
+#[test]
 fn advice_is_bounded_by_the_breakers_own_longest_broken_time() {
     let clock = MockClock::new();
     let plain = CircuitBreaker::new(eager().broken_time(5 * S), &clock);
