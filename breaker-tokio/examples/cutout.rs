@@ -27,9 +27,10 @@ use std::time::Duration;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::State as Extract;
-use axum::http::{HeaderValue, StatusCode, Uri, header};
+use axum::http::{StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, get};
+use breaker_tokio::axum::Rejection;
 use breaker_tokio::{Error, State};
 use http_body_util::{BodyExt, Empty};
 use hyper_util::client::legacy::Client;
@@ -121,18 +122,8 @@ async fn fetch_gists(client: &HttpClient, url: Uri) -> Result<String, FetchError
 async fn handler(Extract((client, gists)): Extract<(HttpClient, Uri)>) -> Response {
     match fetch_gists(&client, gists).await {
         Ok(gists) => (StatusCode::OK, gists).into_response(),
-        Err(Error::Broken(broken)) => {
-            // Whole seconds, rounded up, at least 1 (a rejection while
-            // Recovering has retry_after 0: try again soon).
-            let secs = broken.retry_after().as_secs_f64().ceil().max(1.0) as u64;
-            let mut response =
-                (StatusCode::SERVICE_UNAVAILABLE, broken.to_string()).into_response();
-            let retry_after = HeaderValue::from(secs);
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, retry_after);
-            response
-        }
+        // 503 with Retry-After in whole seconds (breaker-tokio's `axum` feature).
+        Err(Error::Broken(broken)) => Rejection::from(broken).into_response(),
         Err(Error::Inner(e)) => (StatusCode::BAD_GATEWAY, e.to_string()).into_response(),
         Err(Error::Timeout) => unreachable!("#[cutout] sets no deadline"),
     }

@@ -14,9 +14,10 @@ use std::time::Duration;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::State as Extract;
-use axum::http::{HeaderValue, StatusCode, Uri, header};
+use axum::http::{StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use breaker_tokio::axum::Rejection;
 use breaker_tokio::{Error, State, cutout};
 use http_body_util::{BodyExt, Empty};
 use hyper_util::client::legacy::Client;
@@ -101,15 +102,8 @@ struct Proxy {
 async fn proxy(Extract(proxy): Extract<Proxy>) -> Response {
     match fetch_gists(&proxy.client, proxy.upstream.clone()).await {
         Ok(gists) => (StatusCode::OK, gists).into_response(),
-        Err(Error::Broken(broken)) => {
-            let secs = broken.retry_after().as_secs_f64().ceil().max(1.0) as u64;
-            let mut response = StatusCode::SERVICE_UNAVAILABLE.into_response();
-            let retry_after = HeaderValue::from(secs);
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, retry_after);
-            response
-        }
+        // 503 with Retry-After in whole seconds (breaker-tokio's `axum` feature).
+        Err(Error::Broken(broken)) => Rejection::from(broken).into_response(),
         Err(_) => StatusCode::BAD_GATEWAY.into_response(),
     }
 }
