@@ -905,6 +905,17 @@ impl<C: Clock, const BUCKETS: usize, L: Listener> CircuitBreaker<C, BUCKETS, L> 
         }
     }
 
+    /// How long `word` stays Broken, if it is a Broken state: its own
+    /// backed-off, jittered time, or the advised one.
+    #[inline(always)]
+    fn broken_span(&self, word: Word) -> Option<u64> {
+        match word.phase() {
+            Phase::Broken => Some(self.broken_for(word)),
+            Phase::Advised => Some(self.advised_for(word)),
+            _ => None,
+        }
+    }
+
     /// How long the advised Broken state `word` lasts: what its adviser
     /// stored in the credit word right after installing it, or, in the moment
     /// before, the longest an advice may last (so no reader ends it early).
@@ -939,12 +950,8 @@ impl<C: Clock, const BUCKETS: usize, L: Listener> CircuitBreaker<C, BUCKETS, L> 
                     };
                     continue;
                 }
-                phase @ (Phase::Broken | Phase::Advised) => {
-                    let broken = if phase == Phase::Broken {
-                        self.broken_for(word)
-                    } else {
-                        self.advised_for(word)
-                    };
+                Phase::Broken | Phase::Advised => {
+                    let broken = self.broken_span(word).unwrap_or_default();
                     if word.elapsed(now.get()) < broken {
                         return word;
                     }
@@ -972,10 +979,13 @@ impl<C: Clock, const BUCKETS: usize, L: Listener> CircuitBreaker<C, BUCKETS, L> 
         {
             return Word(current);
         }
-        if let By::Advice(duration) = by {
-            // Like an operator, advice may come faster than the machine's
-            // rhythm: a fresh window (see below).
+        if matches!(by, By::Operator | By::Advice(_)) {
+            // Operators and advice may come faster than the machine's own
+            // rhythm, which no longer keeps old buckets within a few epochs
+            // of the new state's (see `Window::clear`): a fresh window.
             self.window.clear(to.epoch());
+        }
+        if let By::Advice(duration) = by {
             // Until this write, readers of the new word take the longest an
             // advice may last (`advised_for`); a ramp attempt racing it is
             // as harmless as with an operator's store below. (A swap, which
@@ -985,7 +995,6 @@ impl<C: Clock, const BUCKETS: usize, L: Listener> CircuitBreaker<C, BUCKETS, L> 
                 .swap(Credit::advice(to.epoch(), duration), Ordering::SeqCst);
         }
         if by == By::Operator {
-            self.window.clear(to.epoch());
             // The ramp credit is tagged with 4 bits of its Recovering state's
             // epoch. The machine's own Recovering states always make an
             // attempt, which replaces any older credit; an operator can end
@@ -1091,11 +1100,7 @@ impl<C: Clock, const BUCKETS: usize, L: Listener> CircuitBreaker<C, BUCKETS, L> 
     /// not passed.
     #[inline(always)]
     fn broken_left_in(&self, word: Word, now: &mut Now<'_, C>) -> Option<u64> {
-        let broken = match word.phase() {
-            Phase::Broken => self.broken_for(word),
-            Phase::Advised => self.advised_for(word),
-            _ => return None,
-        };
+        let broken = self.broken_span(word)?;
         let elapsed = word.elapsed(now.get());
         (elapsed < broken).then(|| broken - elapsed)
     }
