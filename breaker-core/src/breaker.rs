@@ -6,12 +6,13 @@ use core::task::Poll;
 use core::time::Duration;
 
 use crate::clock::{Clock, Nanos};
-use crate::config::{Config, ConfigError, Params};
+use crate::config::{Config, ConfigError};
 use crate::div::duration_from_nanos;
 use crate::error::{CircuitBroken, Error};
 use crate::listener::{Cause, Listener, NoListener, Transition};
 use crate::metrics::Metrics;
 use crate::outcome::{Classify, DefaultClassifier, Outcome};
+use crate::params::Params;
 use crate::permit::{OwnedPermit, Permit};
 use crate::ramp;
 use crate::state::{Mode, Phase, State, Word};

@@ -13,6 +13,7 @@ mod error;
 mod listener;
 mod metrics;
 mod outcome;
+mod params;
 mod permit;
 mod ramp;
 mod state;
