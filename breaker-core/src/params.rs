@@ -34,6 +34,11 @@ const fn mix(mut z: u64) -> u64 {
 /// The validated configuration in the integer form the state machine uses.
 /// Kept small: it is most of what a breaker adds to its atomics, and a
 /// 10-bucket breaker fits in 256 bytes.
+///
+/// It is 80 bytes without padding (eight `u64`, four `u32`) on 64-bit hosts
+/// and on the 32-bit targets alike, and the breaker is exactly 256 bytes on
+/// all of them: a value precomputed here for the call paths has to replace a
+/// field, not add one.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Params {
     pub(crate) ratio_ppm: u32,
