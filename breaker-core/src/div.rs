@@ -1,5 +1,6 @@
-//! `u64` division by a small divisor, the one place the crate divides a `u64`
-//! on the paths a call takes (a window's bucket ring, a jittered broken time).
+//! `u64` division on the paths a call takes, in one place: by a small divisor
+//! (a window's bucket ring, a jittered broken time) and into a Q32 fraction
+//! (the Recovering ramp).
 //!
 //! 64-bit targets divide natively (by a constant, a multiply). 32-bit MCUs have
 //! no 64-bit division instruction: there `n / d` would link compiler-builtins'
@@ -33,6 +34,42 @@ pub(crate) const fn duration_from_nanos(n: u64) -> Duration {
         let seconds = div_rem(div_rem(n >> 9, 15_625).0, 125).0;
         Duration::new(seconds, (n - seconds * 1_000_000_000) as u32)
     }
+}
+
+/// `floor(n * 2^32 / d)` for `n < d`: the fraction `n / d` in Q32.
+///
+/// 64-bit targets divide a `u128` natively. On 32-bit ones that division is
+/// a 128-bit routine the compiler expands inline (0.6 KiB of flash on
+/// thumbv7m), so the 32 quotient bits come from restoring division instead:
+/// a loop of shifts and subtractions, exact, and short enough for the
+/// Recovering path that runs it.
+#[inline(always)]
+pub(crate) const fn fraction_q32(n: u64, d: u64) -> u64 {
+    #[cfg(not(any(not(target_pointer_width = "64"), breaker_32bit)))]
+    return (((n as u128) << 32) / d as u128) as u64;
+    #[cfg(any(not(target_pointer_width = "64"), breaker_32bit))]
+    return by_restoring(n, d);
+}
+
+/// [`fraction_q32`] one quotient bit at a time: `remainder` stays below `d`,
+/// so doubling it never overflows (`d <= 2^63`).
+#[cfg_attr(
+    not(any(not(target_pointer_width = "64"), breaker_32bit)),
+    allow(dead_code)
+)]
+const fn by_restoring(n: u64, d: u64) -> u64 {
+    let (mut quotient, mut remainder) = (0u64, n);
+    let mut bit = 0;
+    while bit < 32 {
+        remainder <<= 1;
+        quotient <<= 1;
+        if remainder >= d {
+            remainder -= d;
+            quotient |= 1;
+        }
+        bit += 1;
+    }
+    quotient
 }
 
 /// Long division, 16 bits of `n` at a time: the remainder so far is below `d`
@@ -73,6 +110,29 @@ mod tests {
                     assert_eq!(by_halfwords(x, d), want, "{x} / {d}");
                     assert_eq!(div_rem(x, d), want, "{x} / {d}");
                     assert_eq!(duration_from_nanos(x), Duration::from_nanos(x), "{x}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn by_restoring_is_the_q32_fraction() {
+        let mut n = 0x2545_F491_4F6C_DD1Du64;
+        for _ in 0..20_000 {
+            n = n.rotate_left(11) ^ n.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+            let d = (n >> 11).max(1);
+            for (x, d) in [
+                (n >> 12, d),
+                (d - 1, d),
+                (0, d),
+                (d / 2, d),
+                (1, 3),
+                (1 << 51, 1 << 52),
+            ] {
+                if x < d {
+                    let want = (((x as u128) << 32) / d as u128) as u64;
+                    assert_eq!(by_restoring(x, d), want, "{x} / {d}");
+                    assert_eq!(fraction_q32(x, d), want, "{x} / {d}");
                 }
             }
         }

@@ -2,27 +2,16 @@
 //! `p(e) = min(1, 2^(e / recovery_time) - 1)` (aiomisc's curve), in 32-bit
 //! fixed point and without floating point.
 
+use crate::div::{div_rem, fraction_q32};
+
 /// 1.0 in the ramp's Q32 fixed point.
 pub(crate) const ONE: u64 = 1 << 32;
 
 /// ln 2 in Q32, rounded to nearest.
-const LN2: u128 = 2_977_044_472;
+const LN2: u64 = 2_977_044_472;
 
 /// Terms of the exp series; y <= ln 2, so y^15 / 15! < 2^-44.
-const TERMS: usize = 14;
-
-/// `ceil(2^64 / k)` for the series' divisors `k`, so that each term divides by
-/// a multiply: `n / k == (n * RECIPROCALS[k]) >> 64` exactly for the `n < 2^40`
-/// that occur here (the rounding error of the reciprocal is below `k / 2^64`).
-const RECIPROCALS: [u128; TERMS + 1] = {
-    let mut table = [0u128; TERMS + 1];
-    let mut k = 1;
-    while k <= TERMS {
-        table[k] = (1u128 << 64).div_ceil(k as u128);
-        k += 1;
-    }
-    table
-};
+const TERMS: u16 = 14;
 
 /// `p(elapsed)` for a ramp lasting `recovery` (> 0), in Q32 (`ONE` = every call).
 ///
@@ -31,18 +20,28 @@ const RECIPROCALS: [u128; TERMS + 1] = {
 /// most 2^-32, so the result is within about 2^-28 of the exact value: far
 /// inside the 0.5 % the contract allows, and exact enough that the credit
 /// counter tracks the float sum to well under one call.
+///
+/// All in `u64` (with [`div`](crate::div)'s divisions): 128-bit arithmetic
+/// costs 32-bit MCUs more flash than the rest of the ramp.
 pub(crate) fn share(elapsed: u64, recovery: u64) -> u64 {
     if elapsed >= recovery {
         return ONE;
     }
-    let one = ONE as u128;
-    let x = ((elapsed as u128) << 32) / recovery as u128;
+    let x = fraction_q32(elapsed, recovery);
+    // x and LN2 are below 2^32: the product fits.
     let y = (x * LN2) >> 32;
-    let mut t = one;
+    let mut t = ONE;
     for k in (2..=TERMS).rev() {
-        t = one + ((((y * t) >> 32) * RECIPROCALS[k]) >> 64);
+        t = ONE + div_rem(times(y, t), k).0;
     }
-    ((y * t) >> 32) as u64
+    times(y, t)
+}
+
+/// `(y * t) >> 32` for `y < ONE <= t < 2 ONE` without a 128-bit product:
+/// `y * ONE >> 32` is `y` exactly, and `y * (t - ONE)` fits a `u64`. Every
+/// Horner term `t` lies in `[1, 2)`: it is at most `(e^y - 1) / y <= 1 / ln 2`.
+const fn times(y: u64, t: u64) -> u64 {
+    y + ((y * (t - ONE)) >> 32)
 }
 
 #[cfg(all(test, not(loom)))]
@@ -88,12 +87,39 @@ mod tests {
         }
     }
 
+    /// The ramp as first written, in 128-bit arithmetic: `share` must give
+    /// exactly its results, so no layout or target changes a decision.
+    fn share_u128(elapsed: u64, recovery: u64) -> u64 {
+        if elapsed >= recovery {
+            return ONE;
+        }
+        let one = ONE as u128;
+        let x = ((elapsed as u128) << 32) / recovery as u128;
+        let y = (x * LN2 as u128) >> 32;
+        let mut t = one;
+        for k in (2..=TERMS as u128).rev() {
+            t = one + ((y * t) >> 32) / k;
+        }
+        ((y * t) >> 32) as u64
+    }
+
     #[test]
-    fn reciprocals_divide_exactly() {
-        for (k, &reciprocal) in RECIPROCALS.iter().enumerate().skip(2) {
-            let k = k as u128;
-            for n in [0, 1, k - 1, k, (1 << 34) + 7, (1 << 40) - 1] {
-                assert_eq!((n * reciprocal) >> 64, n / k, "{n} / {k}");
+    fn equals_the_128_bit_arithmetic() {
+        let mut n = 0x9E37_79B9_7F4A_7C15u64;
+        for _ in 0..20_000 {
+            n = n.rotate_left(13) ^ n.wrapping_mul(0xD134_2543_DE82_EF95);
+            let recovery = (n >> 12).max(1);
+            for elapsed in [0, 1, recovery / 3, recovery / 2, recovery - 1, n % recovery] {
+                assert_eq!(
+                    share(elapsed, recovery),
+                    share_u128(elapsed, recovery),
+                    "{elapsed} of {recovery}"
+                );
+            }
+        }
+        for recovery in 1..300 {
+            for elapsed in 0..=recovery {
+                assert_eq!(share(elapsed, recovery), share_u128(elapsed, recovery));
             }
         }
     }
