@@ -148,12 +148,15 @@ pub(crate) const BACKWARDS: u64 = 1 << 53;
 /// - `since`: when the state began. Broken's deadline, Recovering's ramp and
 ///   Passing's grace period are measured from it, modulo 2^54 ns.
 ///
-/// No two states of a breaker's life share a word: a state begins no earlier
-/// than its predecessor, a later state of the same kind strictly later (Broken
-/// lasts at least 1 ns between two automatic ones, and an operator's
-/// transition moves `since` on by at least 1 ns). So comparing words tells
-/// whether a permit's state is still current, and CAS on the word cannot
-/// suffer ABA.
+/// Two states of a breaker's life share a word only if they are a multiple
+/// of 16 transitions and exactly a multiple of 2^54 ns (208 days) apart: a
+/// state begins no earlier than its predecessor, a later state of the same
+/// kind strictly later (Broken lasts at least 1 ns between two automatic
+/// ones, and an operator's transition moves `since` on by at least 1 ns), and
+/// both `epoch` and `since` wrap. So comparing words tells whether a permit's
+/// state is still current, and CAS on the word cannot suffer ABA, short of
+/// that coincidence (a permit held that long across exactly such a lap counts
+/// as current: `tests/bad_input.rs` keeps the case, ignored).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Word(pub(crate) u64);
 
