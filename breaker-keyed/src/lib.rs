@@ -3,6 +3,8 @@
 
 mod handle;
 mod keyed;
+#[cfg(feature = "ops")]
+mod ops;
 
 pub use handle::KeyedBreaker;
 pub use keyed::{Builder, DEFAULT_CAPACITY, KeyedBreakers, Stats};

@@ -3,7 +3,7 @@
 
 use breaker_core::{Mode, State};
 
-use crate::registry::Snapshot;
+use crate::registry::{Registry, Snapshot};
 
 /// How a family with labelled series is exported.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -238,6 +238,61 @@ impl SourceUp {
     #[cfg_attr(not(feature = "opentelemetry"), allow(dead_code))]
     pub(crate) const OTEL: &'static str = "breaker.source.up";
     pub(crate) const HELP: &'static str = "1 if the source (something the breaker relies on besides its dependency, e.g. its fleet's Redis link) is up, 0 if down";
+}
+
+/// A group's gauge: its members left out of this reading (over the limit).
+/// Outside the tables above because it is per group, not per member.
+pub(crate) struct GroupHidden;
+
+impl GroupHidden {
+    #[cfg_attr(not(feature = "prometheus"), allow(dead_code))]
+    pub(crate) const PROMETHEUS: &'static str = "breaker_group_hidden";
+    #[cfg_attr(not(feature = "opentelemetry"), allow(dead_code))]
+    pub(crate) const OTEL: &'static str = "breaker.group.hidden";
+    pub(crate) const HELP: &'static str = "Members of a breaker group (e.g. keyed breakers) not exported at this reading: over the group's limit, or displaying like another";
+}
+
+/// One exported breaker: a registered one, or a member of a group (with its
+/// key), and its figures.
+pub(crate) struct Subject {
+    pub(crate) breaker: String,
+    pub(crate) key: Option<String>,
+    pub(crate) snapshot: Snapshot,
+}
+
+impl Subject {
+    /// What tells its series apart from other breakers': `breaker`, and
+    /// `key` for a group's member (Prometheus label names).
+    pub(crate) fn labels(&self) -> Vec<(&'static str, &str)> {
+        let mut labels = vec![("breaker", self.breaker.as_str())];
+        labels.extend(self.key.as_deref().map(|key| ("key", key)));
+        labels
+    }
+}
+
+/// Every breaker to export now, registered ones first, then each group's
+/// members; and each group's name with its hidden members' count.
+pub(crate) fn subjects(registry: &Registry) -> (Vec<Subject>, Vec<(String, usize)>) {
+    let mut subjects: Vec<Subject> = registry
+        .breakers()
+        .iter()
+        .map(|b| Subject {
+            breaker: b.name().to_owned(),
+            key: None,
+            snapshot: b.snapshot(),
+        })
+        .collect();
+    let mut hidden = Vec::new();
+    for group in registry.groups() {
+        let view = group.read();
+        subjects.extend(view.members.into_iter().map(|m| Subject {
+            breaker: group.name().to_owned(),
+            key: Some(m.key),
+            snapshot: m.snapshot,
+        }));
+        hidden.push((group.name().to_owned(), view.hidden));
+    }
+    (subjects, hidden)
 }
 
 #[cfg(test)]

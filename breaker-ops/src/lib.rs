@@ -4,6 +4,7 @@
 mod events;
 #[cfg(any(feature = "prometheus", feature = "opentelemetry"))]
 mod figures;
+mod group;
 mod health;
 mod listener;
 mod registry;
@@ -16,6 +17,7 @@ mod prometheus;
 mod router;
 
 pub use events::{Event, Lagged, Transitions};
+pub use group::{DEFAULT_GROUP_LIMIT, Group, GroupView, Member, Members, OVERFLOW_KEY};
 pub use health::Health;
 pub use listener::OpsListener;
 pub use registry::{Breaker, RegisterError, Registry, Snapshot};

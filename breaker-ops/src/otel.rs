@@ -6,7 +6,7 @@ use std::fmt;
 use opentelemetry::KeyValue;
 use opentelemetry::metrics::{Meter, ObservableCounter, ObservableGauge};
 
-use crate::figures::{FAMILIES, GAUGES, Kind, SourceUp};
+use crate::figures::{FAMILIES, GAUGES, GroupHidden, Kind, SourceUp, subjects};
 use crate::registry::{Registry, Snapshot};
 
 /// The OpenTelemetry attribute for a Prometheus label: namespaced.
@@ -16,6 +16,8 @@ fn attribute(label: &'static str) -> &'static str {
         "outcome" => "breaker.outcome",
         "result" => "breaker.result",
         "mode" => "breaker.mode",
+        "breaker" => "breaker.name",
+        "key" => "breaker.key",
         other => other,
     }
 }
@@ -36,7 +38,9 @@ impl fmt::Debug for Instruments {
 
 /// Registers on `meter` the observable instruments in the
 /// [crate docs](crate#opentelemetry) for every breaker in `registry` (now
-/// and registered later), each attributed with `breaker.name`.
+/// and registered later), each attributed with `breaker.name`, and for the
+/// members of its [groups](crate::Group), each with `breaker.name` (the
+/// group's) and `breaker.key`.
 ///
 /// Their callbacks read [`metrics`](breaker_core::CircuitBreaker::metrics)
 /// snapshots when the SDK collects (on its reader's interval), so calls
@@ -55,12 +59,14 @@ impl fmt::Debug for Instruments {
 pub fn register_instruments(meter: &Meter, registry: Registry) -> Instruments {
     // Every callback reads the snapshots it needs itself: collections are
     // seconds apart, and a breaker's snapshot is a few atomic loads.
-    let each = move |registry: &Registry, f: &mut dyn FnMut(KeyValue, &Snapshot)| {
-        for breaker in registry.breakers() {
-            f(
-                KeyValue::new("breaker.name", breaker.name().to_owned()),
-                &breaker.snapshot(),
-            );
+    let each = move |registry: &Registry, f: &mut dyn FnMut(Vec<KeyValue>, &Snapshot)| {
+        for subject in subjects(registry).0 {
+            let attributes = subject
+                .labels()
+                .into_iter()
+                .map(|(k, v)| KeyValue::new(attribute(k), v.to_owned()))
+                .collect();
+            f(attributes, &subject.snapshot);
         }
     };
 
@@ -71,9 +77,9 @@ pub fn register_instruments(meter: &Meter, registry: Registry) -> Instruments {
         let series = family.series;
         // Every series of every breaker: its attributes and value.
         let observe = move |f: &mut dyn FnMut(u64, &[KeyValue])| {
-            each(&r, &mut |name, s| {
+            each(&r, &mut |subject, s| {
                 for (labels, value) in series(s) {
-                    let mut attributes = vec![name.clone()];
+                    let mut attributes = subject.clone();
                     attributes.extend(labels.iter().map(|&(k, v)| KeyValue::new(attribute(k), v)));
                     f(value, &attributes);
                 }
@@ -117,6 +123,23 @@ pub fn register_instruments(meter: &Meter, registry: Registry) -> Instruments {
             .build(),
     );
 
+    let r = registry.clone();
+    states.push(
+        meter
+            .i64_observable_gauge(GroupHidden::OTEL)
+            .with_description(GroupHidden::HELP)
+            .with_callback(move |observer| {
+                for group in r.groups() {
+                    let hidden = i64::try_from(group.read().hidden).unwrap_or(i64::MAX);
+                    observer.observe(
+                        hidden,
+                        &[KeyValue::new("breaker.name", group.name().to_owned())],
+                    );
+                }
+            })
+            .build(),
+    );
+
     let gauges = GAUGES
         .iter()
         .map(|gauge| {
@@ -126,9 +149,9 @@ pub fn register_instruments(meter: &Meter, registry: Registry) -> Instruments {
                 .f64_observable_gauge(gauge.otel)
                 .with_description(gauge.help)
                 .with_callback(move |observer| {
-                    each(&r, &mut |name, s| {
+                    each(&r, &mut |subject, s| {
                         if let Some(v) = value(s) {
-                            observer.observe(v, &[name]);
+                            observer.observe(v, &subject);
                         }
                     })
                 });

@@ -6,12 +6,13 @@ use prometheus_client::encoding::{DescriptorEncoder, NoLabelSet};
 use prometheus_client::metrics::MetricType;
 use prometheus_client::registry::Unit;
 
-use crate::figures::{FAMILIES, GAUGES, Kind, SourceUp};
-use crate::registry::{Registry, Snapshot};
+use crate::figures::{FAMILIES, GAUGES, GroupHidden, Kind, SourceUp, subjects};
+use crate::registry::Registry;
 
 /// A [`Collector`] that writes the metric families in the
 /// [crate docs](crate#prometheus) for every breaker in a [`Registry`], each
-/// with the label `breaker="<name>"`.
+/// with the label `breaker="<name>"`, and for the members of its
+/// [groups](crate::Group), each with `breaker="<group>"` and `key="<key>"`.
 ///
 /// It reads [`metrics`](breaker_core::CircuitBreaker::metrics) snapshots at
 /// scrape time, so calls through the breakers pay nothing for it. Register it
@@ -45,12 +46,7 @@ impl PrometheusCollector {
 
 impl Collector for PrometheusCollector {
     fn encode(&self, mut encoder: DescriptorEncoder<'_>) -> Result<(), std::fmt::Error> {
-        let snapshots: Vec<(String, Snapshot)> = self
-            .registry
-            .breakers()
-            .iter()
-            .map(|b| (b.name().to_owned(), b.snapshot()))
-            .collect();
+        let (subjects, hidden) = subjects(&self.registry);
 
         for f in &FAMILIES {
             let kind = match f.kind {
@@ -60,9 +56,10 @@ impl Collector for PrometheusCollector {
                 Kind::StateSet => MetricType::Gauge,
             };
             let mut family = encoder.encode_descriptor(f.prometheus, f.help, None, kind)?;
-            for (name, s) in &snapshots {
-                for (mut labels, value) in (f.series)(s) {
-                    labels.insert(0, ("breaker", name.as_str()));
+            for subject in &subjects {
+                for (series_labels, value) in (f.series)(&subject.snapshot) {
+                    let mut labels = subject.labels();
+                    labels.extend(series_labels);
                     let mut series = family.encode_family(&labels)?;
                     match f.kind {
                         Kind::Counter => {
@@ -82,13 +79,23 @@ impl Collector for PrometheusCollector {
                 unit.as_ref(),
                 MetricType::Gauge,
             )?;
-            for (name, s) in &snapshots {
-                if let Some(v) = (gauge.value)(s) {
-                    family
-                        .encode_family(&[("breaker", name.as_str())])?
-                        .encode_gauge(&v)?;
+            for subject in &subjects {
+                if let Some(v) = (gauge.value)(&subject.snapshot) {
+                    family.encode_family(&subject.labels())?.encode_gauge(&v)?;
                 }
             }
+        }
+
+        let mut family = encoder.encode_descriptor(
+            GroupHidden::PROMETHEUS,
+            GroupHidden::HELP,
+            None,
+            MetricType::Gauge,
+        )?;
+        for (group, hidden) in &hidden {
+            family
+                .encode_family(&[("breaker", group.as_str())])?
+                .encode_gauge(&i64::try_from(*hidden).unwrap_or(i64::MAX))?;
         }
 
         // Sources are read after the snapshots, outside the figures table:

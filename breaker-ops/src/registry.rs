@@ -12,6 +12,7 @@ use breaker_core::{CircuitBreaker, Clock, Config, Listener, Metrics, Mode, Nanos
 use tokio::sync::broadcast;
 
 use crate::events::{Event, Transitions};
+use crate::group::{Group, Members};
 use crate::health::{Health, Source};
 use crate::listener::OpsListener;
 
@@ -71,14 +72,19 @@ pub struct Registry {
 
 struct Shared {
     breakers: RwLock<BTreeMap<Arc<str>, Breaker>>,
+    /// Group names share the breakers' namespace (both are `breaker` label
+    /// values): a group is inserted under the breakers' write lock.
+    groups: RwLock<BTreeMap<Arc<str>, Group>>,
     events: broadcast::Sender<Event>,
 }
 
 impl fmt::Debug for Registry {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let names: Vec<_> = self.breakers().iter().map(|b| b.name.clone()).collect();
+        let groups: Vec<_> = self.groups().iter().map(|g| g.name().to_owned()).collect();
         f.debug_struct("Registry")
             .field("breakers", &names)
+            .field("groups", &groups)
             .finish()
     }
 }
@@ -102,6 +108,7 @@ impl Registry {
         Registry {
             shared: Arc::new(Shared {
                 breakers: RwLock::new(BTreeMap::new()),
+                groups: RwLock::new(BTreeMap::new()),
                 events,
             }),
         }
@@ -136,7 +143,7 @@ impl Registry {
             .breakers
             .write()
             .unwrap_or_else(PoisonError::into_inner);
-        if breakers.contains_key(name) {
+        if breakers.contains_key(name) || self.read_groups().contains_key(name) {
             return Err(RegisterError::Duplicate(name.to_owned()));
         }
         let name: Arc<str> = Arc::from(name);
@@ -182,6 +189,79 @@ impl Registry {
         self.read().values().cloned().collect()
     }
 
+    /// Registers a group of breakers under `name`: `members` lists them each
+    /// time the group is read (at every scrape, collection or JSON view), so
+    /// members that come and go never pile up in the registry. Exporters
+    /// show each member with the labels `breaker="<name>"` and
+    /// `key="<key>"`, at most [`Group::limit`] of them; see [`Group`].
+    ///
+    /// `members` runs on the exporter's thread while it reads: make it a
+    /// walk over what the group holds, without blocking. breaker-keyed's
+    /// `ops` feature registers a keyed map this way
+    /// (`hosts.report_to(&registry, "hosts")`).
+    ///
+    /// # Errors
+    ///
+    /// [`RegisterError`] if `name` is taken (by a breaker or a group) or is
+    /// not a valid name, as for [`register`](Self::register).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use std::time::Duration;
+    /// use breaker_ops::Registry;
+    ///
+    /// let shards: Arc<Vec<breaker_tokio::CircuitBreaker>> = Arc::new(
+    ///     (0..4).map(|_| breaker_tokio::new(breaker_tokio::Config::new(0.5, Duration::from_secs(10)))).collect(),
+    /// );
+    /// let registry = Registry::new();
+    /// let group = registry.register_group("shards", move |members| {
+    ///     for (i, shard) in shards.iter().enumerate() {
+    ///         members.add(&i, shard);
+    ///     }
+    /// })?;
+    /// group.set_limit(3);
+    /// let view = group.read();
+    /// assert_eq!(view.members.iter().map(|m| m.key.as_str()).collect::<Vec<_>>(), ["0", "1", "2"]);
+    /// assert_eq!(view.hidden, 1);
+    /// # Ok::<(), breaker_ops::RegisterError>(())
+    /// ```
+    pub fn register_group(
+        &self,
+        name: &str,
+        members: impl Fn(&mut Members) + Send + Sync + 'static,
+    ) -> Result<Group, RegisterError> {
+        check_name(name)?;
+        let breakers = self
+            .shared
+            .breakers
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        let mut groups = self
+            .shared
+            .groups
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        if breakers.contains_key(name) || groups.contains_key(name) {
+            return Err(RegisterError::Duplicate(name.to_owned()));
+        }
+        let name: Arc<str> = Arc::from(name);
+        let group = Group::new(name.clone(), Arc::new(members));
+        groups.insert(name, group.clone());
+        Ok(group)
+    }
+
+    /// The group registered under `name`.
+    pub fn group(&self, name: &str) -> Option<Group> {
+        self.read_groups().get(name).cloned()
+    }
+
+    /// Every registered group, in name order.
+    pub fn groups(&self) -> Vec<Group> {
+        self.read_groups().values().cloned().collect()
+    }
+
     /// A stream of the transitions of every breaker registered with an
     /// [`OpsListener`], from now on. Bounded; see [`Transitions`].
     pub fn transitions(&self) -> Transitions {
@@ -196,13 +276,21 @@ impl Registry {
             .read()
             .unwrap_or_else(PoisonError::into_inner)
     }
+
+    fn read_groups(&self) -> std::sync::RwLockReadGuard<'_, BTreeMap<Arc<str>, Group>> {
+        // As `read`: inserts are single calls.
+        self.shared
+            .groups
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
 }
 
 /// Why a breaker was not registered.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum RegisterError {
-    /// Another breaker is registered under this name.
+    /// Another breaker or group is registered under this name.
     Duplicate(String),
     /// The name is not 1 to 64 ASCII letters, digits, `_`, `-` or `.`, or it
     /// is reserved.

@@ -17,8 +17,9 @@ use tokio_stream::{Stream, StreamExt};
 
 use crate::Health;
 use crate::figures::{f32_as_written, mode_label, state_label};
+use crate::group::Group;
 use crate::prometheus::{PrometheusCollector, render};
-use crate::registry::{Breaker, Registry};
+use crate::registry::{Breaker, Registry, Snapshot};
 
 /// The dashboard: one HTML page with its script and styles inline (no CDN,
 /// no build step). It polls `breakers` (relative to itself, so it works
@@ -126,18 +127,11 @@ fn lookup(ops: &Ops, name: Result<Path<String>, PathRejection>) -> Result<Breake
         .ok_or_else(|| ApiError(StatusCode::NOT_FOUND, format!("no breaker named {name:?}")))
 }
 
-/// Seconds as JSON numbers: what dashboards and `jq` expect.
+/// A registered breaker: its name, sources and recent transitions besides
+/// its figures.
 fn view(breaker: &Breaker) -> Value {
-    let s = breaker.snapshot();
-    let (m, c) = (s.metrics, s.config);
-    let secs = |d: std::time::Duration| d.as_secs_f64();
-    json!({
+    let mut view = json!({
         "name": breaker.name(),
-        "state": state_label(m.state),
-        "mode": mode_label(m.mode),
-        "time_in_state_seconds": s.time_in_state.map(secs),
-        "clock_seconds": s.clock.to_duration().as_secs_f64(),
-        "retry_after_seconds": secs(m.retry_after),
         "reports_transitions": breaker.reports_transitions(),
         "sources": breaker.health().iter().map(source_json).collect::<Vec<_>>(),
         "recent_transitions": breaker
@@ -149,6 +143,43 @@ fn view(breaker: &Breaker) -> Value {
                 t
             })
             .collect::<Vec<_>>(),
+    });
+    figures_json(&breaker.snapshot(), &mut view);
+    view
+}
+
+/// A group: its members at this reading (the overflow breaker first), each
+/// a key and its figures, and how many were left out.
+fn group_view(group: &Group) -> Value {
+    let read = group.read();
+    let members: Vec<Value> = read
+        .members
+        .iter()
+        .map(|m| {
+            let mut member = json!({ "key": m.key, "overflow": m.overflow });
+            figures_json(&m.snapshot, &mut member);
+            member
+        })
+        .collect();
+    json!({
+        "name": group.name(),
+        "limit": group.limit(),
+        "hidden": read.hidden,
+        "members": members,
+    })
+}
+
+/// Adds a snapshot's figures to a view (a JSON object). Seconds as JSON
+/// numbers: what dashboards and `jq` expect.
+fn figures_json(s: &Snapshot, view: &mut Value) {
+    let (m, c) = (s.metrics, s.config);
+    let secs = |d: std::time::Duration| d.as_secs_f64();
+    let figures = json!({
+        "state": state_label(m.state),
+        "mode": mode_label(m.mode),
+        "time_in_state_seconds": s.time_in_state.map(secs),
+        "clock_seconds": s.clock.to_duration().as_secs_f64(),
+        "retry_after_seconds": secs(m.retry_after),
         "window": {
             "calls": m.window_calls,
             "failures": m.window_failures,
@@ -178,7 +209,10 @@ fn view(breaker: &Breaker) -> Value {
             "jitter": f32_as_written(c.jitter),
             "slow_call_seconds": c.slow_call.map(secs),
         },
-    })
+    });
+    if let (Value::Object(view), Value::Object(figures)) = (view, figures) {
+        view.extend(figures);
+    }
 }
 
 /// A source's health: `{"name", "up": true}`, or with `down_since` (Unix
@@ -201,7 +235,8 @@ fn source_json((name, health): &(&'static str, Health)) -> Value {
 
 async fn list(State(ops): Shared) -> Response {
     let breakers: Vec<Value> = ops.registry.breakers().iter().map(view).collect();
-    axum::Json(json!({ "breakers": breakers })).into_response()
+    let groups: Vec<Value> = ops.registry.groups().iter().map(group_view).collect();
+    axum::Json(json!({ "breakers": breakers, "groups": groups })).into_response()
 }
 
 async fn one(

@@ -158,3 +158,44 @@ fn observable_instruments_report_each_breakers_snapshot() {
     assert_eq!(sources, 2, "only the breaker with sources has series");
     provider.shutdown().unwrap();
 }
+
+#[test]
+fn a_groups_members_carry_their_key_up_to_the_limit() {
+    let registry = breaker_ops::Registry::new();
+    let (group, breakers) = support::group_of(&registry, "shards", &["a", "b", "c"]);
+    support::trip(&breakers[1]);
+    group.set_limit(2);
+
+    let exporter = InMemoryMetricExporter::default();
+    let provider = SdkMeterProvider::builder()
+        .with_reader(PeriodicReader::builder(exporter.clone()).build())
+        .build();
+    let _instruments = breaker_ops::register_instruments(&provider.meter("test"), registry.clone());
+    provider.force_flush().unwrap();
+    let points = points(&exporter.get_finished_metrics().unwrap());
+
+    let member = |key| [("breaker.name", "shards"), ("breaker.key", key)];
+    // The broken one first, then "a" in key order; "c" is over the limit.
+    for (key, broken) in [("(overflow)", 0.0), ("a", 0.0), ("b", 1.0)] {
+        let [b, k] = member(key);
+        let attributes = [b, k, ("breaker.state", "broken")];
+        assert_eq!(find(&points, "breaker.state", &attributes).1, broken);
+    }
+    assert_eq!(find(&points, "breaker.trips", &member("b")).1, 1.0);
+    assert_eq!(find(&points, "breaker.retry_after", &member("b")).1, 5.0);
+    assert!(
+        !points
+            .iter()
+            .any(|p| p.2.contains(&("breaker.key".into(), "c".into())))
+    );
+    assert_eq!(
+        find(
+            &points,
+            "breaker.group.hidden",
+            &[("breaker.name", "shards")]
+        )
+        .1,
+        1.0
+    );
+    provider.shutdown().unwrap();
+}

@@ -396,3 +396,74 @@ async fn controls_behind_the_apps_own_auth_layer_as_the_readme_shows() {
     let _ = response.into_body().collect().await.unwrap();
     assert_eq!(db.mode(), Mode::ForcedOpen);
 }
+
+#[tokio::test]
+async fn groups_are_listed_with_their_members_up_to_the_limit() {
+    let registry = Registry::new();
+    let odd = "quote\" back\\slash\nnewline";
+    let (group, breakers) = support::group_of(&registry, "shards", &["c", odd, "b", "a"]);
+    trip(&breakers[2]);
+    breakers[0].force_open();
+    group.set_limit(3);
+    let addr = serve(app(&registry, false)).await;
+
+    let body = get(addr, "/ops/breakers").await.json();
+    assert_eq!(body["breakers"], json!([]));
+    let groups = body["groups"].as_array().unwrap();
+    assert_eq!(groups.len(), 1);
+    let shards = &groups[0];
+    assert_eq!(shards["name"], "shards");
+    assert_eq!(shards["limit"], 3);
+    assert_eq!(shards["hidden"], 1);
+    let members: Vec<(&str, bool, &str, &str)> = shards["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            (
+                m["key"].as_str().unwrap(),
+                m["overflow"].as_bool().unwrap(),
+                m["state"].as_str().unwrap(),
+                m["mode"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    // The overflow breaker, then those needing attention in key order, then
+    // the others ("a"; the odd key and nothing else are over the limit).
+    assert_eq!(
+        members,
+        [
+            ("(overflow)", true, "passing", "automatic"),
+            ("b", false, "broken", "automatic"),
+            ("c", false, "broken", "forced_open"),
+            ("a", false, "passing", "automatic"),
+        ]
+    );
+    let b = &shards["members"][1];
+    assert_eq!(b["totals"]["failures"], 4);
+    assert_eq!(b["retry_after_seconds"], 5.0);
+    assert_eq!(b["time_in_state_seconds"], json!(null));
+    assert_eq!(b["config"]["min_calls"], 4);
+
+    // Over the limit is not forgotten: with room, the odd key shows, its
+    // control character replaced, quotes and backslash as they are.
+    group.set_limit(10);
+    let body = get(addr, "/ops/breakers").await.json();
+    let keys: Vec<&str> = body["groups"][0]["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["key"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        keys,
+        [
+            "(overflow)",
+            "b",
+            "c",
+            "a",
+            "quote\" back\\slash\u{FFFD}newline"
+        ]
+    );
+    assert_eq!(body["groups"][0]["hidden"], 0);
+}

@@ -220,3 +220,25 @@ pub fn modes(m: &Metrics) -> [(&'static str, f64); 3] {
         ("disabled", is(Mode::Disabled)),
     ]
 }
+
+/// Registers the group `name` of one silent breaker per key, and an
+/// overflow breaker; returns the group and the breakers in key order.
+pub fn group_of(
+    registry: &Registry,
+    name: &str,
+    keys: &[&'static str],
+) -> (breaker_ops::Group, Vec<Arc<Silent>>) {
+    let members: Vec<(&'static str, Arc<Silent>)> =
+        keys.iter().map(|&k| (k, silent(clock()))).collect();
+    let breakers = members.iter().map(|(_, b)| b.clone()).collect();
+    let overflow = silent(clock());
+    let group = registry
+        .register_group(name, move |list| {
+            list.overflow(&*overflow);
+            for (key, breaker) in &members {
+                list.add(key, &**breaker);
+            }
+        })
+        .unwrap();
+    (group, breakers)
+}

@@ -1,0 +1,49 @@
+//! Feature `ops`: a keyed map's breakers in a breaker-ops registry.
+
+use std::fmt::Display;
+use std::hash::{BuildHasher, Hash};
+use std::sync::Arc;
+
+use breaker_core::Clock;
+use breaker_ops::{Group, RegisterError, Registry};
+
+use crate::KeyedBreakers;
+
+impl<K, C, const N: usize, S> KeyedBreakers<K, C, N, S>
+where
+    K: Hash + Eq + Display + Send + Sync + 'static,
+    C: Clock + Clone + Send + Sync + 'static,
+    S: BuildHasher + Send + Sync + 'static,
+{
+    /// Registers this map in `registry` as the group `name`: its keys are
+    /// listed afresh at every scrape, collection and JSON view, so an
+    /// evicted key is gone from the next one. Each key's breaker is
+    /// exported with the labels `breaker="<name>"` and `key="<key>"` (the
+    /// key as it displays, bounded in length), at most
+    /// [`Group::limit`] of them (100 unless
+    /// [`set_limit`](Group::set_limit)): Broken, Recovering and
+    /// operator-held breakers first, then the others in key order. The rest
+    /// are counted by the gauge `breaker_group_hidden`, and the overflow
+    /// breaker is exported besides as `key="(overflow)"`. See the
+    /// [crate docs](crate#in-the-ops-registry).
+    ///
+    /// The registry keeps this `Arc` (as it does a registered breaker's),
+    /// so the map lives as long as the registry.
+    ///
+    /// # Errors
+    ///
+    /// [`RegisterError`] if `name` is taken in `registry` (by a breaker or
+    /// a group) or is not a valid name (1 to 64 ASCII letters, digits, `_`,
+    /// `-` or `.`).
+    pub fn report_to(
+        self: &Arc<Self>,
+        registry: &Registry,
+        name: &str,
+    ) -> Result<Group, RegisterError> {
+        let map = Arc::clone(self);
+        registry.register_group(name, move |members| {
+            members.overflow(map.overflow());
+            map.for_each(|key, breaker| members.add(key, &**breaker));
+        })
+    }
+}

@@ -1,0 +1,337 @@
+//! Groups: many breakers under one name, listed afresh at each reading (the
+//! breakers of a keyed map, one per host), with a bounded number of members
+//! and bounded key labels.
+
+use std::collections::HashSet;
+use std::fmt::{self, Display};
+use std::hash::{DefaultHasher, Hasher};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use breaker_core::{CircuitBreaker, Clock, Listener, Mode, State};
+
+use crate::registry::Snapshot;
+
+/// How many members of a group are exported unless [`Group::set_limit`]
+/// says otherwise.
+pub const DEFAULT_GROUP_LIMIT: usize = 100;
+
+/// The `key` label of a group's overflow breaker (see [`Members::overflow`]).
+pub const OVERFLOW_KEY: &str = "(overflow)";
+
+/// The longest key label, in bytes. Prometheus servers are often set to
+/// refuse longer label values (`label_value_length_limit`), and a dashboard
+/// row should stay readable.
+const MAX_KEY_LABEL: usize = 128;
+
+/// How much of a longer key is kept: with `…` (3 bytes) and 16 hex digits of
+/// the whole key's hash, the label stays within [`MAX_KEY_LABEL`].
+const KEPT_OF_LONG_KEY: usize = MAX_KEY_LABEL - 3 - 16;
+
+/// What lists a group's members, at each reading.
+type Source = dyn Fn(&mut Members) + Send + Sync;
+
+/// A group of breakers registered under one name: the members are listed by
+/// the group's source each time an exporter or the ops router reads it, so
+/// members that come and go (keys evicted from a keyed map) never pile up.
+///
+/// Registered with [`Registry::register_group`](crate::Registry::register_group);
+/// breaker-keyed's `ops` feature does it in one line
+/// (`hosts.report_to(&registry, "hosts")`). Cheap to clone.
+///
+/// Each reading exports at most [`limit`](Self::limit) members (100 unless
+/// [set](Self::set_limit)): those that are not Passing under the automatic
+/// machine first (Broken, Recovering, forced open, disabled), then the
+/// others, each part in key label order, so the same members are exported
+/// from one scrape to the next while nothing changes. The rest are counted
+/// in [`GroupView::hidden`]. The overflow breaker, if the source has one,
+/// is exported besides, as the member [`OVERFLOW_KEY`].
+#[derive(Clone)]
+pub struct Group {
+    name: Arc<str>,
+    limit: Arc<AtomicUsize>,
+    source: Arc<Source>,
+}
+
+impl fmt::Debug for Group {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Group")
+            .field("name", &self.name)
+            .field("limit", &self.limit())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Group {
+    pub(crate) fn new(name: Arc<str>, source: Arc<Source>) -> Group {
+        Group {
+            name,
+            limit: Arc::new(AtomicUsize::new(DEFAULT_GROUP_LIMIT)),
+            source,
+        }
+    }
+
+    /// The name it is registered under: its members' `breaker` label.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The most members a reading exports (the overflow breaker aside).
+    pub fn limit(&self) -> usize {
+        self.limit.load(Ordering::Relaxed)
+    }
+
+    /// Exports at most `limit` members from the next reading on. Each
+    /// member is about 25 series in Prometheus: the limit is what bounds a
+    /// group's cardinality, whatever the number of keys.
+    pub fn set_limit(&self, limit: usize) {
+        self.limit.store(limit, Ordering::Relaxed);
+    }
+
+    /// The members now: the overflow breaker first, then up to
+    /// [`limit`](Self::limit) others in export order.
+    pub fn read(&self) -> GroupView {
+        let mut members = Members {
+            limit: self.limit(),
+            kept: Vec::new(),
+            listed: 0,
+            overflow: None,
+        };
+        (self.source)(&mut members);
+        members.finish()
+    }
+}
+
+/// A group's members at one reading: [`Group::read`].
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct GroupView {
+    /// The overflow breaker first (if the group has one), then the others
+    /// in export order.
+    pub members: Vec<Member>,
+    /// Members listed but not exported: over the limit, or with the same key
+    /// label as an exported one (two keys that display alike).
+    pub hidden: usize,
+}
+
+/// One exported member of a group.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct Member {
+    /// Its `key` label: the key as displayed, control characters replaced by
+    /// `U+FFFD`; a key longer than 128 bytes is cut at 109 bytes and ends
+    /// with `…` and 16 hex digits of the whole key's hash, so that long keys
+    /// stay apart. [`OVERFLOW_KEY`] for the overflow breaker.
+    pub key: String,
+    /// Whether this is the group's overflow breaker.
+    pub overflow: bool,
+    /// Its figures (`time_in_state` unknown: members have no
+    /// [`OpsListener`](crate::OpsListener)).
+    pub snapshot: Snapshot,
+}
+
+/// What a group's source fills at each reading: it keeps the members to
+/// export and counts the others, so a reading holds at most about twice the
+/// limit whatever the number of members.
+#[derive(Debug)]
+pub struct Members {
+    limit: usize,
+    kept: Vec<Candidate>,
+    listed: usize,
+    overflow: Option<Snapshot>,
+}
+
+#[derive(Debug)]
+struct Candidate {
+    /// 0 for a member that needs attention (not Passing, or in an
+    /// operator's mode), 1 for the others: the lower is exported first.
+    rank: u8,
+    key: String,
+    snapshot: Snapshot,
+}
+
+impl Members {
+    /// Lists one member: `key` (as it displays) and its breaker.
+    pub fn add<C: Clock, const N: usize, L: Listener>(
+        &mut self,
+        key: &dyn Display,
+        breaker: &CircuitBreaker<C, N, L>,
+    ) {
+        let snapshot = snapshot_of(breaker);
+        let m = &snapshot.metrics;
+        let calm = m.state == State::Passing && m.mode == Mode::Automatic;
+        self.listed += 1;
+        self.kept.push(Candidate {
+            rank: u8::from(calm),
+            key: key_label(key),
+            snapshot,
+        });
+        if self.kept.len() > self.limit.saturating_mul(2) {
+            self.trim();
+        }
+    }
+
+    /// Gives the group's overflow breaker: the one its new members share
+    /// when it is full. Always exported, as the member [`OVERFLOW_KEY`].
+    pub fn overflow<C: Clock, const N: usize, L: Listener>(
+        &mut self,
+        breaker: &CircuitBreaker<C, N, L>,
+    ) {
+        self.overflow = Some(snapshot_of(breaker));
+    }
+
+    /// Keeps the `limit` first members in export order.
+    fn trim(&mut self) {
+        if self.kept.len() > self.limit {
+            self.kept
+                .select_nth_unstable_by(self.limit, |a, b| a.order(b));
+            self.kept.truncate(self.limit);
+        }
+    }
+
+    fn finish(mut self) -> GroupView {
+        self.trim();
+        self.kept.sort_unstable_by(|a, b| a.order(b));
+        let mut members = Vec::with_capacity(self.kept.len() + 1);
+        let mut seen = HashSet::with_capacity(self.kept.len() + 1);
+        if let Some(snapshot) = self.overflow {
+            seen.insert(OVERFLOW_KEY.to_owned());
+            members.push(Member {
+                key: OVERFLOW_KEY.to_owned(),
+                overflow: true,
+                snapshot,
+            });
+        }
+        let mut exported = 0;
+        for c in self.kept {
+            // Two series with the same labels would make the scrape invalid:
+            // the first in export order is the one shown.
+            if seen.insert(c.key.clone()) {
+                exported += 1;
+                members.push(Member {
+                    key: c.key,
+                    overflow: false,
+                    snapshot: c.snapshot,
+                });
+            }
+        }
+        GroupView {
+            members,
+            hidden: self.listed - exported,
+        }
+    }
+}
+
+impl Candidate {
+    fn order(&self, other: &Candidate) -> std::cmp::Ordering {
+        (self.rank, &self.key).cmp(&(other.rank, &other.key))
+    }
+}
+
+fn snapshot_of<C: Clock, const N: usize, L: Listener>(
+    breaker: &CircuitBreaker<C, N, L>,
+) -> Snapshot {
+    let metrics = breaker.metrics();
+    Snapshot {
+        metrics,
+        config: breaker.config(),
+        time_in_state: None,
+        // After `metrics`, as in `Breaker::snapshot`.
+        clock: breaker.clock().now(),
+    }
+}
+
+/// The `key` label for a key that comes from outside (see [`Member::key`]):
+/// bounded in length however long the key displays, and never a panic (a
+/// `Display` that fails leaves what it wrote).
+fn key_label(key: &dyn Display) -> String {
+    let mut label = LabelWriter {
+        label: String::new(),
+        full_len: 0,
+        hash: DefaultHasher::new(),
+    };
+    let _ = fmt::write(&mut label, format_args!("{key}"));
+    let LabelWriter {
+        mut label,
+        full_len,
+        hash,
+    } = label;
+    if full_len > MAX_KEY_LABEL {
+        let mut end = KEPT_OF_LONG_KEY;
+        while !label.is_char_boundary(end) {
+            end -= 1;
+        }
+        label.truncate(end);
+        label.push('…');
+        label.push_str(&format!("{:016x}", hash.finish()));
+    }
+    label
+}
+
+/// Writes a key's text, keeping at most [`MAX_KEY_LABEL`] bytes of it but
+/// hashing all of it.
+struct LabelWriter {
+    label: String,
+    /// The length of the whole text, control characters replaced.
+    full_len: usize,
+    hash: DefaultHasher,
+}
+
+impl fmt::Write for LabelWriter {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        self.hash.write(s.as_bytes());
+        for c in s.chars() {
+            // Control characters (a newline, an ANSI escape) in a label
+            // would garble the dashboards and terminals that show it.
+            let c = if c.is_control() { '\u{FFFD}' } else { c };
+            self.full_len += c.len_utf8();
+            if self.full_len <= MAX_KEY_LABEL {
+                self.label.push(c);
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn short_keys_are_their_own_labels() {
+        assert_eq!(key_label(&"db-1:5432"), "db-1:5432");
+        assert_eq!(key_label(&"café \"x\" \\"), "café \"x\" \\");
+        assert_eq!(key_label(&""), "");
+        assert_eq!(key_label(&"a\nb\u{1b}[31m"), "a\u{FFFD}b\u{FFFD}[31m");
+        let exactly = "é".repeat(MAX_KEY_LABEL / 2);
+        assert_eq!(key_label(&exactly), exactly);
+    }
+
+    #[test]
+    fn long_keys_are_cut_and_told_apart_by_their_hash() {
+        let a = format!("{}a", "x".repeat(200));
+        let b = format!("{}b", "x".repeat(200));
+        let (la, lb) = (key_label(&a), key_label(&b));
+        assert_ne!(la, lb);
+        assert!(la.starts_with(&format!("{}…", "x".repeat(KEPT_OF_LONG_KEY))));
+        assert_eq!(la.len(), KEPT_OF_LONG_KEY + 3 + 16);
+        assert_eq!(la, key_label(&a), "the same key, the same label");
+        // Cut on a character boundary: 'é' is 2 bytes, 109 is odd.
+        let accents = "é".repeat(100);
+        let label = key_label(&accents);
+        assert_eq!(label.len(), KEPT_OF_LONG_KEY - 1 + 3 + 16);
+        assert!(label.starts_with(&"é".repeat(KEPT_OF_LONG_KEY / 2)));
+    }
+
+    #[test]
+    fn a_failing_display_leaves_what_it_wrote() {
+        struct Failing;
+        impl Display for Failing {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("half")?;
+                Err(fmt::Error)
+            }
+        }
+        assert_eq!(key_label(&Failing), "half");
+    }
+}
