@@ -26,6 +26,47 @@ type CoreBreaker<C, const N: usize, L> = breaker_core::CircuitBreaker<C, N, L>;
 /// response and error, `P` the call's permit (an [`OwnedPermit`] on the
 /// service's handle on the breaker). Implementors are marker types: the
 /// service holds no value of `M`.
+///
+/// # Examples
+///
+/// A `Settle` that hands the permit to the caller with the response, for a
+/// caller that learns the outcome only later:
+///
+/// ```
+/// use std::convert::Infallible;
+/// use std::sync::Arc;
+/// use std::time::Duration;
+/// use breaker_tokio::tower::{CircuitBreakerLayer, Settle};
+/// use breaker_tokio::{Config, Outcome};
+/// use tower::{service_fn, Layer, ServiceExt};
+///
+/// struct ByCaller;
+///
+/// impl<K, T, E, P> Settle<K, T, E, P> for ByCaller {
+///     type Response = (T, Option<P>);
+///     // The call may last long: show it in the metrics while it does.
+///     const COUNTS_AT_ADMISSION: bool = true;
+///
+///     fn settle(_: &K, result: Result<T, E>, permit: Option<P>) -> Result<(T, Option<P>), E> {
+///         // An error drops the permit: `Outcome::Ignored`.
+///         result.map(|response| (response, permit))
+///     }
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let breaker = Arc::new(breaker_tokio::new(Config::new(0.5, Duration::from_secs(10))));
+/// let service = CircuitBreakerLayer::new(breaker.clone())
+///     .with_settle::<ByCaller>()
+///     .layer(service_fn(|n: u32| async move { Ok::<_, Infallible>(n) }));
+///
+/// let (reply, permit) = service.oneshot(7).await.unwrap();
+/// assert_eq!(reply, 7);
+/// assert_eq!(breaker.metrics().call_count, 1, "counted when admitted");
+/// assert_eq!(breaker.metrics().successes, 0, "not settled yet");
+/// permit.expect("a first poll has the permit").record(Outcome::Success);
+/// assert_eq!(breaker.metrics().successes, 1);
+/// # }
+/// ```
 pub trait Settle<K, T, E, P> {
     /// The service's response.
     type Response;
