@@ -17,6 +17,11 @@
 //!   HTTP 5xx response can count as a failure while a 4xx counts as a success
 //!   (for `http::Response`s, that is `breaker_tokio::http::StatusPolicy`,
 //!   feature `http`).
+//! - **When the permit settles is a parameter**, [`Settle`]: by default
+//!   ([`AtCompletion`]) when the response future completes. A protocol whose
+//!   outcome comes after the response head plugs in its own and keeps the
+//!   rest of this layer: breaker-tonic's layer moves the permit into the
+//!   response body, to settle from gRPC's trailers.
 //! - **Errors are [`BoxError`](error::BoxError)s**, as in tower's own
 //!   middleware: the inner service's error converted with `Into`, or a boxed
 //!   [`CircuitBroken`](error::CircuitBroken) for a rejection. Downcast to read
@@ -103,6 +108,8 @@ pub mod error;
 pub mod future;
 mod layer;
 mod service;
+mod settle;
 
 pub use layer::CircuitBreakerLayer;
 pub use service::CircuitBreakerService;
+pub use settle::{AtCompletion, Settle};

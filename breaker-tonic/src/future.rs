@@ -1,123 +1,82 @@
 //! [`ResponseFuture`], the future of
-//! [`GrpcBreakerService`](crate::GrpcBreakerService).
+//! [`GrpcBreakerService`](crate::GrpcBreakerService), and [`InBody`], how
+//! its permit settles.
 
-use std::fmt;
-use std::future::Future;
 use std::ops::Deref;
-use std::pin::Pin;
-use std::task::{Context, Poll, ready};
 
 use breaker_core::{CircuitBreaker, CircuitBroken, Clock, Listener, Outcome, OwnedPermit};
+use breaker_tokio::tower::Settle;
 use http::Response;
-use pin_project_lite::pin_project;
 
 use crate::{BoxError, GrpcBody, GrpcClassifier, rejection};
 
-pin_project! {
-    /// The response of a [`GrpcBreakerService`](crate::GrpcBreakerService):
-    /// the inner service's future holding the call's permit, or a rejection
-    /// that is ready at once.
-    ///
-    /// When the response head arrives it decides the call if it can (a
-    /// trailers-only response, a transport error, a non-200 HTTP status);
-    /// otherwise the permit moves into the response's [`GrpcBody`], which
-    /// records the outcome from the trailers. Dropping this future earlier
-    /// records [`Outcome::Ignored`].
-    pub struct ResponseFuture<F, P> {
-        #[pin]
-        kind: Kind<F, P>,
-    }
-}
+/// The response of a [`GrpcBreakerService`](crate::GrpcBreakerService):
+/// the inner service's future holding the call's permit, or a rejection
+/// that is ready at once.
+///
+/// When the response head arrives it decides the call if it can (a
+/// trailers-only response, a transport error, a non-200 HTTP status);
+/// otherwise the permit moves into the response's [`GrpcBody`], which
+/// records the outcome from the trailers (see [`InBody`]). Dropping this
+/// future earlier records [`Outcome::Ignored`].
+pub type ResponseFuture<F, P> =
+    breaker_tokio::tower::future::ResponseFuture<F, GrpcClassifier, P, InBody>;
 
-pin_project! {
-    #[project = KindProj]
-    enum Kind<F, P> {
-        Admitted {
-            #[pin]
-            future: F,
-            permit: Option<P>,
-            classifier: GrpcClassifier,
-        },
-        Rejected {
-            broken: CircuitBroken,
-        },
-    }
-}
+/// How a gRPC call's permit settles: breaker-tokio's
+/// [`Settle`] for [`GrpcBreakerService`](crate::GrpcBreakerService), which
+/// is breaker-tokio's tower service with this in place of classifying when
+/// the response future completes.
+///
+/// - The response **head** decides the call if it can: a `grpc-status`
+///   header (a trailers-only response) or a non-200 HTTP status, classified
+///   by the [`GrpcClassifier`]; a transport error (no response) is a
+///   failure.
+/// - Otherwise the permit moves into the response's [`GrpcBody`], which
+///   records the outcome from the trailers.
+/// - An admission counts in the breaker's metrics when the call starts (a
+///   stream may last long, and metrics should show it meanwhile).
+/// - A rejected call fails with [`rejection`]: `UNAVAILABLE`, the
+///   [`CircuitBroken`] as its source.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct InBody;
 
-impl<F, P> ResponseFuture<F, P> {
-    pub(crate) fn admitted(future: F, permit: P, classifier: GrpcClassifier) -> Self {
-        ResponseFuture {
-            kind: Kind::Admitted {
-                future,
-                permit: Some(permit),
-                classifier,
-            },
-        }
-    }
-
-    pub(crate) fn rejected(broken: CircuitBroken) -> Self {
-        ResponseFuture {
-            kind: Kind::Rejected { broken },
-        }
-    }
-}
-
-impl<F, B, E, H, C, const N: usize, L> Future for ResponseFuture<F, OwnedPermit<H, C, N, L>>
+impl<B, E, H, C, const N: usize, L> Settle<GrpcClassifier, Response<B>, E, OwnedPermit<H, C, N, L>>
+    for InBody
 where
-    F: Future<Output = Result<Response<B>, E>>,
-    E: Into<BoxError>,
     H: Deref<Target = CircuitBreaker<C, N, L>>,
     C: Clock,
     L: Listener,
 {
-    type Output = Result<Response<GrpcBody<B, OwnedPermit<H, C, N, L>>>, BoxError>;
+    type Response = Response<GrpcBody<B, OwnedPermit<H, C, N, L>>>;
 
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        match self.project().kind.project() {
-            KindProj::Admitted {
-                future,
-                permit,
-                classifier,
-            } => {
-                let result = ready!(future.poll(cx));
-                let permit = permit.take();
-                let classifier = *classifier;
-                Poll::Ready(match result {
-                    Ok(response) => match (classifier.classify_head(&response), permit) {
-                        (Some(outcome), Some(permit)) => {
-                            permit.record(outcome);
-                            Ok(response.map(|body| GrpcBody::new(body, None, classifier)))
-                        }
-                        (_, permit) => {
-                            Ok(response.map(|body| GrpcBody::new(body, permit, classifier)))
-                        }
-                    },
-                    Err(error) => {
-                        // The request never got an answer: connection refused,
-                        // reset, timed out below this layer.
-                        if let Some(permit) = permit {
-                            permit.record(Outcome::Failure);
-                        }
-                        Err(error.into())
-                    }
-                })
+    const COUNTS_AT_ADMISSION: bool = true;
+
+    fn settle(
+        classifier: &GrpcClassifier,
+        result: Result<Response<B>, E>,
+        permit: Option<OwnedPermit<H, C, N, L>>,
+    ) -> Result<Self::Response, E> {
+        let classifier = *classifier;
+        match result {
+            Ok(response) => match (classifier.classify_head(&response), permit) {
+                (Some(outcome), Some(permit)) => {
+                    permit.record(outcome);
+                    Ok(response.map(|body| GrpcBody::new(body, None, classifier)))
+                }
+                (_, permit) => Ok(response.map(|body| GrpcBody::new(body, permit, classifier))),
+            },
+            Err(error) => {
+                // The request never got an answer: connection refused,
+                // reset, timed out below this layer.
+                if let Some(permit) = permit {
+                    permit.record(Outcome::Failure);
+                }
+                Err(error)
             }
-            KindProj::Rejected { broken } => Poll::Ready(Err(Box::new(rejection(*broken)))),
         }
     }
-}
 
-impl<F, P> fmt::Debug for ResponseFuture<F, P> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.kind {
-            Kind::Admitted { permit, .. } => f
-                .debug_struct("ResponseFuture")
-                .field("pending", &permit.is_some())
-                .finish_non_exhaustive(),
-            Kind::Rejected { broken } => f
-                .debug_struct("ResponseFuture")
-                .field("rejected", broken)
-                .finish(),
-        }
+    fn rejection(broken: CircuitBroken) -> BoxError {
+        Box::new(rejection(broken))
     }
 }

@@ -11,7 +11,7 @@ use std::sync::Arc;
 pub use body::GrpcBody;
 pub use breaker_core::CircuitBroken;
 pub use classify::GrpcClassifier;
-pub use future::ResponseFuture;
+pub use future::{InBody, ResponseFuture};
 pub use service::{GrpcBreakerLayer, GrpcBreakerService};
 
 /// A type-erased error, as tower middleware returns (identical to

@@ -1,4 +1,5 @@
-//! [`GrpcBreakerLayer`] and [`GrpcBreakerService`].
+//! [`GrpcBreakerLayer`] and [`GrpcBreakerService`]: breaker-tokio's tower
+//! layer and service, settling each call's permit with [`InBody`].
 
 use std::fmt;
 use std::ops::Deref;
@@ -7,11 +8,12 @@ use std::task::{Context, Poll};
 
 use breaker_core::{CircuitBreaker, Clock, Listener, NoListener, OwnedPermit};
 use breaker_tokio::TokioClock;
+use breaker_tokio::tower::{CircuitBreakerLayer, CircuitBreakerService};
 use http::{Request, Response};
 use tower_layer::Layer;
 use tower_service::Service;
 
-use crate::{BoxError, GrpcBody, GrpcClassifier, ResponseFuture};
+use crate::{BoxError, GrpcBody, GrpcClassifier, InBody, ResponseFuture};
 
 /// Wraps a gRPC client's service (a tonic `Channel`, say) in a
 /// [`GrpcBreakerService`] that sends every call through one breaker.
@@ -27,14 +29,11 @@ pub struct GrpcBreakerLayer<
     const N: usize = 10,
     L = NoListener,
     H = Arc<CircuitBreaker<C, N, L>>,
-> where
+>(CircuitBreakerLayer<GrpcClassifier, C, N, L, H, InBody>)
+where
     C: Clock,
     L: Listener,
-    H: Deref<Target = CircuitBreaker<C, N, L>>,
-{
-    breaker: H,
-    classifier: GrpcClassifier,
-}
+    H: Deref<Target = CircuitBreaker<C, N, L>>;
 
 impl<C, const N: usize, L, H> GrpcBreakerLayer<C, N, L, H>
 where
@@ -45,21 +44,21 @@ where
     /// A layer sending calls through `breaker`, with the default failure
     /// codes ([`GrpcClassifier::new`]).
     pub fn new(breaker: H) -> Self {
-        GrpcBreakerLayer {
-            breaker,
-            classifier: GrpcClassifier::new(),
-        }
+        GrpcBreakerLayer(
+            CircuitBreakerLayer::new(breaker)
+                .with_classifier(GrpcClassifier::new())
+                .with_settle(),
+        )
     }
 
     /// The same layer, counting the codes of `classifier` as failures.
-    pub fn with_classifier(mut self, classifier: GrpcClassifier) -> Self {
-        self.classifier = classifier;
-        self
+    pub fn with_classifier(self, classifier: GrpcClassifier) -> Self {
+        GrpcBreakerLayer(self.0.with_classifier(classifier))
     }
 
     /// The shared breaker (for its state and metrics).
     pub fn breaker(&self) -> &H {
-        &self.breaker
+        self.0.breaker()
     }
 }
 
@@ -72,7 +71,7 @@ where
     type Service = GrpcBreakerService<S, C, N, L, H>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        GrpcBreakerService::new(inner, self.breaker.clone()).with_classifier(self.classifier)
+        GrpcBreakerService(self.0.layer(inner))
     }
 }
 
@@ -83,10 +82,7 @@ where
     H: Deref<Target = CircuitBreaker<C, N, L>> + Clone,
 {
     fn clone(&self) -> Self {
-        GrpcBreakerLayer {
-            breaker: self.breaker.clone(),
-            classifier: self.classifier,
-        }
+        GrpcBreakerLayer(self.0.clone())
     }
 }
 
@@ -97,10 +93,7 @@ where
     H: Deref<Target = CircuitBreaker<C, N, L>> + fmt::Debug,
 {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("GrpcBreakerLayer")
-            .field("breaker", &self.breaker)
-            .field("classifier", &self.classifier)
-            .finish()
+        f.debug_tuple("GrpcBreakerLayer").field(&self.0).finish()
     }
 }
 
@@ -112,15 +105,11 @@ pub struct GrpcBreakerService<
     const N: usize = 10,
     L = NoListener,
     H = Arc<CircuitBreaker<C, N, L>>,
-> where
+>(CircuitBreakerService<S, GrpcClassifier, C, N, L, H, InBody>)
+where
     C: Clock,
     L: Listener,
-    H: Deref<Target = CircuitBreaker<C, N, L>>,
-{
-    inner: S,
-    breaker: H,
-    classifier: GrpcClassifier,
-}
+    H: Deref<Target = CircuitBreaker<C, N, L>>;
 
 impl<S, C, const N: usize, L, H> GrpcBreakerService<S, C, N, L, H>
 where
@@ -130,40 +119,44 @@ where
 {
     /// Wraps `inner`, with the default failure codes.
     pub fn new(inner: S, breaker: H) -> Self {
-        GrpcBreakerService {
-            inner,
-            breaker,
-            classifier: GrpcClassifier::new(),
-        }
+        GrpcBreakerService(
+            CircuitBreakerService::new(inner, breaker)
+                .with_classifier(GrpcClassifier::new())
+                .with_settle(),
+        )
     }
 
     /// The same service, counting the codes of `classifier` as failures.
-    pub fn with_classifier(mut self, classifier: GrpcClassifier) -> Self {
-        self.classifier = classifier;
-        self
+    pub fn with_classifier(self, classifier: GrpcClassifier) -> Self {
+        GrpcBreakerService(self.0.with_classifier(classifier))
     }
 
     /// The shared breaker (for its state and metrics).
     pub fn breaker(&self) -> &H {
-        &self.breaker
+        self.0.breaker()
     }
 
     /// The inner service.
     pub fn get_ref(&self) -> &S {
-        &self.inner
+        self.0.get_ref()
     }
 
     /// The inner service, mutably.
     pub fn get_mut(&mut self) -> &mut S {
-        &mut self.inner
+        self.0.get_mut()
     }
 
     /// The inner service, unwrapped.
     pub fn into_inner(self) -> S {
-        self.inner
+        self.0.into_inner()
     }
 }
 
+/// breaker-tokio's service: readiness is the inner service's, untouched by
+/// the breaker (a broken upstream is a per-call condition, not a dead
+/// service); a call the breaker rejects fails at once with a
+/// `tonic::Status` (see [`rejection`](crate::rejection)); an admission is
+/// counted in the breaker's metrics at once (see [`InBody`]).
 impl<S, C, const N: usize, L, H, ReqBody, ResBody> Service<Request<ReqBody>>
     for GrpcBreakerService<S, C, N, L, H>
 where
@@ -177,25 +170,12 @@ where
     type Error = BoxError;
     type Future = ResponseFuture<S::Future, OwnedPermit<H, C, N, L>>;
 
-    /// The inner service's readiness, untouched by the breaker's state (as
-    /// breaker-tokio's layer: a broken upstream is a per-call condition,
-    /// not a dead service).
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(cx).map_err(Into::into)
+        self.0.poll_ready(cx)
     }
 
-    /// Calls the inner service if the breaker admits the call; otherwise
-    /// fails at once with a `tonic::Status` (see [`rejection`](crate::rejection)).
-    ///
-    /// The admission is counted in the breaker's metrics at once (a
-    /// streaming call may last long, and metrics should show it meanwhile).
     fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
-        match CircuitBreaker::try_acquire_owned(self.breaker.clone()) {
-            Ok(permit) => {
-                ResponseFuture::admitted(self.inner.call(request), permit, self.classifier)
-            }
-            Err(broken) => ResponseFuture::rejected(broken),
-        }
+        self.0.call(request)
     }
 }
 
@@ -207,11 +187,7 @@ where
     H: Deref<Target = CircuitBreaker<C, N, L>> + Clone,
 {
     fn clone(&self) -> Self {
-        GrpcBreakerService {
-            inner: self.inner.clone(),
-            breaker: self.breaker.clone(),
-            classifier: self.classifier,
-        }
+        GrpcBreakerService(self.0.clone())
     }
 }
 
@@ -223,10 +199,6 @@ where
     H: Deref<Target = CircuitBreaker<C, N, L>> + fmt::Debug,
 {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("GrpcBreakerService")
-            .field("inner", &self.inner)
-            .field("breaker", &self.breaker)
-            .field("classifier", &self.classifier)
-            .finish()
+        f.debug_tuple("GrpcBreakerService").field(&self.0).finish()
     }
 }

@@ -3,14 +3,16 @@
 
 use std::fmt;
 use std::future::Future;
+use std::marker::PhantomData;
 use std::ops::Deref;
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 
-use breaker_core::{CircuitBroken, Classify, Clock, Listener, OwnedPermit};
+use breaker_core::{CircuitBroken, Clock, Listener, OwnedPermit};
 use pin_project_lite::pin_project;
 
 use super::error::BoxError;
+use super::settle::{AtCompletion, Settle};
 
 type CoreBreaker<C, const N: usize, L> = breaker_core::CircuitBreaker<C, N, L>;
 
@@ -19,17 +21,19 @@ pin_project! {
     /// the inner service's future holding the call's permit, or a rejection
     /// that is ready at once.
     ///
-    /// When the inner future completes, its result is classified and the
-    /// outcome recorded. Dropping it earlier records
+    /// When the inner future completes, its result and the permit go to the
+    /// service's [`Settle`] `M`: by default ([`AtCompletion`]) the result is
+    /// classified and the outcome recorded. Dropping it earlier records
     /// [`Outcome::Ignored`](crate::Outcome::Ignored).
     ///
     /// `P` is the call's permit: an [`OwnedPermit`] on the service's handle
     /// on the breaker (`Arc` or `&'static`). (It stands in for the breaker's
     /// clock, bucket count and listener, because `pin-project-lite` does not
     /// take const generics.)
-    pub struct ResponseFuture<F, K, P> {
+    pub struct ResponseFuture<F, K, P, M = AtCompletion> {
         #[pin]
         kind: Kind<F, K, P>,
+        settle: PhantomData<fn() -> M>,
     }
 }
 
@@ -48,39 +52,33 @@ pin_project! {
     }
 }
 
-impl<F, K, H, C, const N: usize, L> ResponseFuture<F, K, OwnedPermit<H, C, N, L>>
-where
-    H: Deref<Target = CoreBreaker<C, N, L>>,
-    C: Clock,
-    L: Listener,
-{
-    pub(super) fn admitted(future: F, permit: OwnedPermit<H, C, N, L>, classifier: K) -> Self {
+impl<F, K, P, M> ResponseFuture<F, K, P, M> {
+    pub(super) fn admitted(future: F, permit: P, classifier: K) -> Self {
         ResponseFuture {
             kind: Kind::Admitted {
                 future,
                 permit: Some(permit),
                 classifier,
             },
+            settle: PhantomData,
         }
     }
 
     pub(super) fn rejected(broken: CircuitBroken) -> Self {
         ResponseFuture {
             kind: Kind::Rejected { broken },
+            settle: PhantomData,
         }
     }
 }
 
-impl<F, K, H, C, const N: usize, L, T, E> Future for ResponseFuture<F, K, OwnedPermit<H, C, N, L>>
+impl<F, K, P, M, T, E> Future for ResponseFuture<F, K, P, M>
 where
-    H: Deref<Target = CoreBreaker<C, N, L>>,
     F: Future<Output = Result<T, E>>,
     E: Into<BoxError>,
-    K: Classify<T, E>,
-    C: Clock,
-    L: Listener,
+    M: Settle<K, T, E, P>,
 {
-    type Output = Result<T, BoxError>;
+    type Output = Result<M::Response, BoxError>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         match self.project().kind.project() {
@@ -90,17 +88,15 @@ where
                 classifier,
             } => {
                 let result = ready!(future.poll(cx));
-                if let Some(permit) = permit.take() {
-                    permit.record(classifier.classify(&result));
-                }
-                Poll::Ready(result.map_err(Into::into))
+                Poll::Ready(M::settle(classifier, result, permit.take()).map_err(Into::into))
             }
-            KindProj::Rejected { broken } => Poll::Ready(Err(Box::new(*broken))),
+            KindProj::Rejected { broken } => Poll::Ready(Err(M::rejection(*broken))),
         }
     }
 }
 
-impl<F, K, H, C, const N: usize, L> fmt::Debug for ResponseFuture<F, K, OwnedPermit<H, C, N, L>>
+impl<F, K, H, C, const N: usize, L, M> fmt::Debug
+    for ResponseFuture<F, K, OwnedPermit<H, C, N, L>, M>
 where
     H: Deref<Target = CoreBreaker<C, N, L>>,
     C: Clock,

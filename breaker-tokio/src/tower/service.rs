@@ -1,14 +1,16 @@
 use std::fmt;
+use std::marker::PhantomData;
 use std::ops::Deref;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use breaker_core::{Classify, Clock, DefaultClassifier, Listener, NoListener, OwnedPermit};
+use breaker_core::{Clock, DefaultClassifier, Listener, NoListener, OwnedPermit};
 use tower_service::Service;
 
 use super::CircuitBreakerLayer;
 use super::error::BoxError;
 use super::future::ResponseFuture;
+use super::settle::{AtCompletion, Settle};
 use crate::TokioClock;
 
 type CoreBreaker<C, const N: usize, L> = breaker_core::CircuitBreaker<C, N, L>;
@@ -18,7 +20,9 @@ type CoreBreaker<C, const N: usize, L> = breaker_core::CircuitBreaker<C, N, L>;
 ///
 /// Cloning it clones the inner service and shares the breaker. See the
 /// [module docs](super) for how it behaves. `H` is the handle on the breaker:
-/// an `Arc` by default, or a `&'static` reference to a `static` breaker.
+/// an `Arc` by default, or a `&'static` reference to a `static` breaker. `M`
+/// is how a call's permit settles: [`AtCompletion`] unless a protocol layer
+/// built on this one says otherwise (see [`Settle`]).
 pub struct CircuitBreakerService<
     S,
     K = DefaultClassifier,
@@ -26,6 +30,7 @@ pub struct CircuitBreakerService<
     const N: usize = 10,
     L = NoListener,
     H = Arc<CoreBreaker<C, N, L>>,
+    M = AtCompletion,
 > where
     C: Clock,
     L: Listener,
@@ -34,9 +39,11 @@ pub struct CircuitBreakerService<
     inner: S,
     breaker: H,
     classifier: K,
+    settle: PhantomData<fn() -> M>,
 }
 
-impl<S, C, const N: usize, L, H> CircuitBreakerService<S, DefaultClassifier, C, N, L, H>
+impl<S, C, const N: usize, L, H>
+    CircuitBreakerService<S, DefaultClassifier, C, N, L, H, AtCompletion>
 where
     C: Clock,
     L: Listener,
@@ -48,6 +55,7 @@ where
             inner,
             breaker,
             classifier: DefaultClassifier,
+            settle: PhantomData,
         }
     }
 
@@ -57,18 +65,33 @@ where
     }
 }
 
-impl<S, K, C, const N: usize, L, H> CircuitBreakerService<S, K, C, N, L, H>
+impl<S, K, C, const N: usize, L, H, M> CircuitBreakerService<S, K, C, N, L, H, M>
 where
     C: Clock,
     L: Listener,
     H: Deref<Target = CoreBreaker<C, N, L>>,
 {
     /// The same service, classifying results with `classifier`.
-    pub fn with_classifier<K2>(self, classifier: K2) -> CircuitBreakerService<S, K2, C, N, L, H> {
+    pub fn with_classifier<K2>(
+        self,
+        classifier: K2,
+    ) -> CircuitBreakerService<S, K2, C, N, L, H, M> {
         CircuitBreakerService {
             inner: self.inner,
             breaker: self.breaker,
             classifier,
+            settle: PhantomData,
+        }
+    }
+
+    /// The same service, settling each call's permit with `M2` (see
+    /// [`Settle`]).
+    pub fn with_settle<M2>(self) -> CircuitBreakerService<S, K, C, N, L, H, M2> {
+        CircuitBreakerService {
+            inner: self.inner,
+            breaker: self.breaker,
+            classifier: self.classifier,
+            settle: PhantomData,
         }
     }
 
@@ -93,19 +116,20 @@ where
     }
 }
 
-impl<S, K, C, const N: usize, L, H, Request> Service<Request>
-    for CircuitBreakerService<S, K, C, N, L, H>
+impl<S, K, C, const N: usize, L, H, M, Request> Service<Request>
+    for CircuitBreakerService<S, K, C, N, L, H, M>
 where
     S: Service<Request>,
     S::Error: Into<BoxError>,
-    K: Classify<S::Response, S::Error> + Clone,
+    K: Clone,
     C: Clock,
     L: Listener,
     H: Deref<Target = CoreBreaker<C, N, L>> + Clone,
+    M: Settle<K, S::Response, S::Error, OwnedPermit<H, C, N, L>>,
 {
-    type Response = S::Response;
+    type Response = M::Response;
     type Error = BoxError;
-    type Future = ResponseFuture<S::Future, K, OwnedPermit<H, C, N, L>>;
+    type Future = ResponseFuture<S::Future, K, OwnedPermit<H, C, N, L>, M>;
 
     /// The inner service's readiness, untouched by the breaker's state.
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
@@ -114,12 +138,19 @@ where
 
     /// Calls the inner service if the breaker admits the request; otherwise
     /// returns a future that fails at once with a boxed
-    /// [`CircuitBroken`](super::error::CircuitBroken).
+    /// [`CircuitBroken`](super::error::CircuitBroken) (or `M`'s
+    /// [`rejection`](Settle::rejection)).
     ///
     /// A Passing admission is counted in the breaker's metrics when its
-    /// response settles (see the [module docs](super#cost-per-request)).
+    /// response settles (see the [module docs](super#cost-per-request)),
+    /// unless `M` [counts at admission](Settle::COUNTS_AT_ADMISSION).
     fn call(&mut self, request: Request) -> Self::Future {
-        match CoreBreaker::try_acquire_owned_deferred(self.breaker.clone()) {
+        let admission = if M::COUNTS_AT_ADMISSION {
+            CoreBreaker::try_acquire_owned(self.breaker.clone())
+        } else {
+            CoreBreaker::try_acquire_owned_deferred(self.breaker.clone())
+        };
+        match admission {
             Ok(permit) => {
                 ResponseFuture::admitted(self.inner.call(request), permit, self.classifier.clone())
             }
@@ -128,7 +159,7 @@ where
     }
 }
 
-impl<S, K, C, const N: usize, L, H> Clone for CircuitBreakerService<S, K, C, N, L, H>
+impl<S, K, C, const N: usize, L, H, M> Clone for CircuitBreakerService<S, K, C, N, L, H, M>
 where
     S: Clone,
     K: Clone,
@@ -141,11 +172,12 @@ where
             inner: self.inner.clone(),
             breaker: self.breaker.clone(),
             classifier: self.classifier.clone(),
+            settle: PhantomData,
         }
     }
 }
 
-impl<S, K, C, const N: usize, L, H> fmt::Debug for CircuitBreakerService<S, K, C, N, L, H>
+impl<S, K, C, const N: usize, L, H, M> fmt::Debug for CircuitBreakerService<S, K, C, N, L, H, M>
 where
     S: fmt::Debug,
     C: Clock,
