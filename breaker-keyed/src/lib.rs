@@ -5,6 +5,6 @@ mod handle;
 mod keyed;
 
 pub use handle::KeyedBreaker;
-pub use keyed::{Builder, DEFAULT_CAPACITY, KeyedBreakers, Stats};
+pub use keyed::{Builder, DEFAULT_CAPACITY, DefaultHashBuilder, KeyedBreakers, Stats};
 
 pub use breaker_core::{CircuitBroken, Config, ConfigError, Error, Outcome, State};
