@@ -56,6 +56,39 @@ fn single(c: &mut Criterion) {
     assert_eq!(breaker.state(), State::Passing);
 }
 
+/// The floor under any map: 10,000 breakers in a `Vec`, each call on the
+/// next one of a shuffled walk by index (no hashing, no probe). What is
+/// left is the breaker's `call` on a breaker that is not in the cache.
+fn no_map(c: &mut Criterion) {
+    let mut group = c.benchmark_group("keyed/no map, 10000 breakers by index");
+    let breakers: Vec<_> = (0..10_000)
+        .map(|_| CircuitBreaker::new(config(), CoarseClock))
+        .collect();
+    let order = shuffled((0..breakers.len()).collect());
+    let walk = |start: usize, iters: u64| {
+        let mut i = start * order.len() / 2;
+        for _ in 0..iters {
+            let breaker = &breakers[black_box(order[i])];
+            assert!(breaker.call(|| Ok::<u64, u64>(black_box(1))).is_ok());
+            i += 1;
+            if i == order.len() {
+                i = 0;
+            }
+        }
+    };
+    group.bench_function("1 thread", |b| {
+        b.iter_custom(|iters| {
+            let t = Instant::now();
+            walk(0, iters);
+            t.elapsed()
+        })
+    });
+    group.bench_function("2 threads", |b| {
+        b.iter_custom(|iters| two_threads(iters, walk))
+    });
+    group.finish();
+}
+
 fn keyed(c: &mut Criterion) {
     keyed_with(c, "", hosts, DefaultHashBuilder::default);
     // std's SipHash, the default before: what hashing the key costs.
@@ -122,6 +155,6 @@ criterion_group! {
     config = Criterion::default()
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(2));
-    targets = single, keyed
+    targets = single, no_map, keyed
 }
 criterion_main!(benches);

@@ -119,7 +119,8 @@ fn bare_map(map: &str, keys: u64, n: u64) {
         "hashindex-str" => {
             let map = scc::HashIndex::with_hasher(DefaultHashBuilder::default());
             let keys = str_keys(keys);
-            keys.iter().for_each(|k| assert!(map.insert_sync(k.clone(), breaker()).is_ok()));
+            keys.iter()
+                .for_each(|k| assert!(map.insert_sync(k.clone(), breaker()).is_ok()));
             for i in 0..n {
                 let k = black_box(keys[(i % keys.len() as u64) as usize].as_str());
                 let _ = black_box(map.peek_with(k, |_, b| b.call(ok)));
