@@ -34,48 +34,20 @@ fn hosts(n: usize) -> Vec<String> {
     shuffled((0..n).map(|i| format!("host-{i}.internal:443")).collect())
 }
 
-fn single(c: &mut Criterion) {
-    let mut group = c.benchmark_group("keyed/single breaker call");
-    let breaker = CircuitBreaker::new(config(), CoarseClock);
-    let call = |iters: u64| {
+/// Times `call` on each of `items` in turn, on 1 and 2 threads; thread `t`
+/// starts at its own offset into `items`.
+fn bench_walk<T: Sync>(c: &mut Criterion, name: &str, items: &[T], call: impl Fn(&T) + Sync) {
+    let walk = |thread: usize, iters: u64| {
+        let mut i = thread * items.len() / 2;
         for _ in 0..iters {
-            assert!(breaker.call(|| Ok::<u64, u64>(black_box(1))).is_ok());
-        }
-    };
-    group.bench_function("1 thread", |b| {
-        b.iter_custom(|iters| {
-            let t = Instant::now();
-            call(iters);
-            t.elapsed()
-        })
-    });
-    group.bench_function("2 threads", |b| {
-        b.iter_custom(|iters| two_threads(iters, |_, n| call(n)))
-    });
-    group.finish();
-    assert_eq!(breaker.state(), State::Passing);
-}
-
-/// The floor under any map: 10,000 breakers in a `Vec`, each call on the
-/// next one of a shuffled walk by index (no hashing, no probe). What is
-/// left is the breaker's `call` on a breaker that is not in the cache.
-fn no_map(c: &mut Criterion) {
-    let mut group = c.benchmark_group("keyed/no map, 10000 breakers by index");
-    let breakers: Vec<_> = (0..10_000)
-        .map(|_| CircuitBreaker::new(config(), CoarseClock))
-        .collect();
-    let order = shuffled((0..breakers.len()).collect());
-    let walk = |start: usize, iters: u64| {
-        let mut i = start * order.len() / 2;
-        for _ in 0..iters {
-            let breaker = &breakers[black_box(order[i])];
-            assert!(breaker.call(|| Ok::<u64, u64>(black_box(1))).is_ok());
+            call(black_box(&items[i]));
             i += 1;
-            if i == order.len() {
+            if i == items.len() {
                 i = 0;
             }
         }
     };
+    let mut group = c.benchmark_group(name);
     group.bench_function("1 thread", |b| {
         b.iter_custom(|iters| {
             let t = Instant::now();
@@ -87,6 +59,27 @@ fn no_map(c: &mut Criterion) {
         b.iter_custom(|iters| two_threads(iters, walk))
     });
     group.finish();
+}
+
+fn single(c: &mut Criterion) {
+    let breaker = CircuitBreaker::new(config(), CoarseClock);
+    bench_walk(c, "keyed/single breaker call", &[()], |_| {
+        assert!(breaker.call(|| Ok::<u64, u64>(black_box(1))).is_ok());
+    });
+    assert_eq!(breaker.state(), State::Passing);
+}
+
+/// The floor under any map: 10,000 breakers in a `Vec`, each call on the
+/// next one of a shuffled walk by index (no hashing, no probe). What is
+/// left is the breaker's `call` on a breaker that is not in the cache.
+fn no_map(c: &mut Criterion) {
+    let breakers: Vec<_> = (0..10_000)
+        .map(|_| CircuitBreaker::new(config(), CoarseClock))
+        .collect();
+    let order = shuffled((0..breakers.len()).collect());
+    bench_walk(c, "keyed/no map, 10000 breakers by index", &order, |&i| {
+        assert!(breakers[i].call(|| Ok::<u64, u64>(black_box(1))).is_ok());
+    });
 }
 
 fn keyed(c: &mut Criterion) {
@@ -112,7 +105,6 @@ fn keyed_with<K, S>(
     S: BuildHasher + Sync,
 {
     for n in [10, 10_000] {
-        let mut group = c.benchmark_group(format!("keyed/lookup + call, {n} keys{label}"));
         let keys = make_keys(n);
         let map = KeyedBreakers::<K, _>::builder(config(), CoarseClock)
             .capacity(n)
@@ -122,29 +114,10 @@ fn keyed_with<K, S>(
         for key in &keys {
             assert!(map.call(key, || Ok::<u64, u64>(1)).is_ok());
         }
-        // Thread `start` begins at its own offset into the walk.
-        let walk = |start: usize, iters: u64| {
-            let mut i = start * keys.len() / 2;
-            for _ in 0..iters {
-                let key = black_box(&keys[i]);
-                assert!(map.call(key, || Ok::<u64, u64>(black_box(1))).is_ok());
-                i += 1;
-                if i == keys.len() {
-                    i = 0;
-                }
-            }
-        };
-        group.bench_function("1 thread", |b| {
-            b.iter_custom(|iters| {
-                let t = Instant::now();
-                walk(0, iters);
-                t.elapsed()
-            })
+        let name = format!("keyed/lookup + call, {n} keys{label}");
+        bench_walk(c, &name, &keys, |key| {
+            assert!(map.call(key, || Ok::<u64, u64>(black_box(1))).is_ok());
         });
-        group.bench_function("2 threads", |b| {
-            b.iter_custom(|iters| two_threads(iters, walk))
-        });
-        group.finish();
         let stats = map.stats();
         assert_eq!((stats.len, stats.evictions, stats.overflowed), (n, 0, 0));
     }
