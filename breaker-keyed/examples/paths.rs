@@ -72,8 +72,11 @@ fn keyed_u64(keys: u64, n: u64) {
     assert_eq!(map.stats().evictions, 0);
 }
 
-/// A bare candidate map of `benches/maps.rs` (`u64` keys, `RandomState`,
-/// `Arc`ed breakers): the map's own lookup cost, for the choice of map.
+/// A bare candidate map holding `Arc`ed breakers: the map's own lookup
+/// cost, for the choice of map. `papaya`, `hashindex` and `dashmap` with
+/// `u64` keys and std's `RandomState` (the first runs of `benches/maps.rs`);
+/// `papaya-str` and `hashindex-str` with `String` keys and the default
+/// hasher, as `benches/maps.rs` measures them now.
 fn bare_map(map: &str, keys: u64, n: u64) {
     use std::sync::Arc;
     let breaker = || Arc::new(CircuitBreaker::new(config(), CoarseClock));
