@@ -1,6 +1,5 @@
 //! [`KeyedBreakers`]: the bounded map from key to breaker.
 
-use std::collections::hash_map::RandomState;
 use std::fmt;
 use std::hash::{BuildHasher, Hash};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -13,6 +12,11 @@ use breaker_core::{
 use papaya::Equivalent;
 
 use crate::handle::KeyedBreaker;
+
+/// The keys' hasher unless [`Builder::hasher`] says otherwise: foldhash,
+/// seeded at random per process and per map (as hashbrown's default). Why
+/// not std's SipHash: the [crate docs](crate#hashing-the-keys).
+pub type DefaultHashBuilder = foldhash::fast::RandomState;
 
 /// The bound of a map built without [`Builder::capacity`].
 pub const DEFAULT_CAPACITY: usize = 1024;
@@ -29,12 +33,12 @@ type ConfigFn<K> = Box<dyn Fn(&K) -> Config + Send + Sync>;
 ///   breaker a clone of it (a zero-sized clock such as `TokioClock` or
 ///   `CoarseClock`, or a `&MockClock` in tests).
 /// - `N` is the breakers' bucket count (10 unless [`Builder::buckets`]).
-/// - `S` hashes the keys: std's `RandomState` (SipHash, seeded per map), so
-///   keys that come from outside (host names) cannot be chosen to collide.
+/// - `S` hashes the keys: [`DefaultHashBuilder`] (foldhash, seeded at
+///   random per map) unless [`Builder::hasher`] says otherwise.
 ///
 /// See the [crate docs](crate) for the eviction rule and the overflow
 /// breaker.
-pub struct KeyedBreakers<K, C: Clock, const N: usize = 10, S = RandomState> {
+pub struct KeyedBreakers<K, C: Clock, const N: usize = 10, S = DefaultHashBuilder> {
     map: papaya::HashMap<K, KeyedBreaker<C, N>, S>,
     /// Slots taken: entries in the map plus insertions under way. A new key
     /// takes a slot before it is inserted, so the map never holds more
@@ -59,7 +63,7 @@ pub struct KeyedBreakers<K, C: Clock, const N: usize = 10, S = RandomState> {
 }
 
 /// Builds a [`KeyedBreakers`]: [`KeyedBreakers::builder`].
-pub struct Builder<K, C, const N: usize = 10, S = RandomState> {
+pub struct Builder<K, C, const N: usize = 10, S = DefaultHashBuilder> {
     config: Config,
     clock: C,
     capacity: usize,
@@ -114,7 +118,7 @@ impl<K, C: Clock> KeyedBreakers<K, C> {
             clock,
             capacity: DEFAULT_CAPACITY,
             config_for: None,
-            hasher: RandomState::new(),
+            hasher: DefaultHashBuilder::default(),
         }
     }
 }
@@ -138,8 +142,11 @@ impl<K, C, const N: usize, S> Builder<K, C, N, S> {
         self
     }
 
-    /// Hashes keys with `hasher` instead of std's `RandomState`. A faster,
-    /// unkeyed hasher is only safe where nobody outside chooses the keys.
+    /// Hashes keys with `hasher` instead of [`DefaultHashBuilder`]: std's
+    /// `RandomState` (SipHash) where keys come from outside and must resist
+    /// an attacker who studies the service's timing (see the
+    /// [crate docs](crate#hashing-the-keys)), or an unseeded hasher where
+    /// nobody outside chooses the keys.
     pub fn hasher<S2>(self, hasher: S2) -> Builder<K, C, N, S2> {
         Builder {
             config: self.config,

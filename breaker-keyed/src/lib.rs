@@ -7,6 +7,6 @@ mod keyed;
 mod ops;
 
 pub use handle::KeyedBreaker;
-pub use keyed::{Builder, DEFAULT_CAPACITY, KeyedBreakers, Stats};
+pub use keyed::{Builder, DEFAULT_CAPACITY, DefaultHashBuilder, KeyedBreakers, Stats};
 
 pub use breaker_core::{CircuitBroken, Config, ConfigError, Error, Outcome, State};
