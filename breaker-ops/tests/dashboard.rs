@@ -1,6 +1,7 @@
 //! The dashboard in a real headless browser (Debian's `chromium`) against a
 //! running server on loopback: after its script runs, the page shows each
-//! breaker's name and state, and the new state after a forced transition.
+//! breaker's name and state, and the new state after a forced transition;
+//! and each group's members, keys shown as text whatever they hold.
 
 mod support;
 
@@ -10,7 +11,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, SystemTime};
 
 use breaker_ops::{Health, Registry};
-use support::{app, clock, post, reporting, serve, silent, trip};
+use support::{app, clock, group_of, post, reporting, serve, silent, trip};
 
 const CHROMIUM: &str = "/usr/bin/chromium";
 
@@ -68,6 +69,17 @@ fn card<'a>(dom: &'a str, name: &str) -> &'a str {
     let start = dom
         .find(&format!("<section class=\"breaker\" data-name=\"{name}\""))
         .unwrap_or_else(|| panic!("no card for {name} in:\n{dom}"));
+    let end = dom[start..].find("</section>").unwrap();
+    &dom[start..start + end]
+}
+
+/// The `<section>` the dashboard draws for the group member whose key shows
+/// as `key_html` (its text as the DOM serializes it).
+fn member<'a>(dom: &'a str, key_html: &str) -> &'a str {
+    let key = dom
+        .find(&format!("<span class=\"key\">{key_html}</span>"))
+        .unwrap_or_else(|| panic!("no member {key_html} in:\n{dom}"));
+    let start = dom[..key].rfind("<section class=\"member\"").unwrap();
     let end = dom[start..].find("</section>").unwrap();
     &dom[start..start + end]
 }
@@ -133,4 +145,95 @@ async fn the_dashboard_shows_each_breaker_and_follows_a_forced_transition() {
             "<li><time>0.0 s ago</time>passing → forced open</li>",
         ],
     );
+}
+
+/// A key from outside, as a keyed map would take it from a request. Were
+/// it parsed as HTML, its handler would rename the page (an `alert` would
+/// hang headless chromium instead of failing the test).
+const HOSTILE: &str = "<img src=x onerror=\"document.title='injected'\">";
+/// How the DOM serializes it as text.
+const HOSTILE_TEXT: &str = "&lt;img src=x onerror=\"document.title='injected'\"&gt;";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_dashboard_shows_a_groups_members_and_keys_as_text() {
+    let registry = Registry::new();
+    let keys = [
+        "api.example:443",
+        "cdn.example:443",
+        HOSTILE,
+        "x.example:443",
+        "y.example:443",
+    ];
+    let (group, hosts) = group_of(&registry, "upstreams", &keys);
+    trip(&hosts[0]);
+    for outcome in [Ok(()), Ok(()), Ok(()), Err("down")] {
+        let _ = hosts[1].call(|| outcome);
+    }
+    // The broken host first, then the passing ones in key order ('<' sorts
+    // before letters): x and y are over the limit.
+    group.set_limit(3);
+    let addr = serve(app(&registry, true)).await;
+    let url = format!("http://{addr}/ops/dashboard");
+
+    let dom = tokio::task::spawn_blocking(move || dump_dom(&url))
+        .await
+        .unwrap();
+    let section = dom
+        .find("<section class=\"group\" data-name=\"upstreams\"><h2>upstreams</h2>")
+        .unwrap_or_else(|| panic!("no section for the group in:\n{dom}"));
+    assert!(
+        !dom.contains("No breaker is registered yet"),
+        "a group is something to show:\n{dom}"
+    );
+    shows(
+        member(&dom, "api.example:443"),
+        &[
+            "data-state=\"broken\" data-mode=\"automatic\"",
+            "<span class=\"state broken\">broken</span>",
+            "retry after<b>5.0 s</b>",
+            "window calls<b>0 / 0 failed</b>",
+            "trips<b>1</b>",
+            // Members have no OpsListener: no time in state.
+            "in state<b>—</b>",
+        ],
+    );
+    shows(
+        member(&dom, "cdn.example:443"),
+        &[
+            "data-state=\"passing\" data-mode=\"automatic\"",
+            "<span class=\"state passing\">passing</span>",
+            "window calls<b>1 / 4 failed</b>",
+            "error ratio 25.0% (breaks at 50.0%, min 4 calls)",
+            "trips<b>0</b>",
+        ],
+    );
+    // The hostile key is text: escaped in the serialized DOM, and no element
+    // was made of it.
+    shows(
+        member(&dom, HOSTILE_TEXT),
+        &["<span class=\"state passing\">passing</span>"],
+    );
+    assert!(!dom.contains("<img"), "a key became an element:\n{dom}");
+    assert!(dom.contains("<title>Circuit breakers</title>"), "{dom}");
+    shows(
+        member(&dom, "(overflow)"),
+        &[
+            "<span class=\"tag\" title=\"the breaker new keys share while the group's map is full\">overflow</span>",
+        ],
+    );
+    for over_the_limit in ["x.example:443", "y.example:443"] {
+        assert!(!dom.contains(over_the_limit), "{over_the_limit} is shown");
+    }
+    shows(
+        &dom[section..],
+        &["<div class=\"label more\">2 more keys not shown</div>"],
+    );
+    // In export order: the overflow breaker, then those needing attention.
+    let at = |key: &str| {
+        dom.find(&format!("<span class=\"key\">{key}</span>"))
+            .unwrap()
+    };
+    assert!(at("(overflow)") < at("api.example:443"));
+    assert!(at("api.example:443") < at(HOSTILE_TEXT));
+    assert!(at(HOSTILE_TEXT) < at("cdn.example:443"));
 }
