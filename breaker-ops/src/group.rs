@@ -8,8 +8,10 @@ use std::hash::{DefaultHasher, Hasher};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use breaker_core::{CircuitBreaker, Clock, Listener, Mode, State};
+use breaker_core::{CircuitBreaker, Clock, Listener, Mode, State, Transition};
+use tokio::sync::broadcast;
 
+use crate::events::Event;
 use crate::registry::Snapshot;
 
 /// How many members of a group are exported unless [`Group::set_limit`]
@@ -51,6 +53,8 @@ pub struct Group {
     name: Arc<str>,
     limit: Arc<AtomicUsize>,
     source: Arc<Source>,
+    /// The registry's transition stream.
+    events: broadcast::Sender<Event>,
 }
 
 impl fmt::Debug for Group {
@@ -63,11 +67,16 @@ impl fmt::Debug for Group {
 }
 
 impl Group {
-    pub(crate) fn new(name: Arc<str>, source: Arc<Source>) -> Group {
+    pub(crate) fn new(
+        name: Arc<str>,
+        source: Arc<Source>,
+        events: broadcast::Sender<Event>,
+    ) -> Group {
         Group {
             name,
             limit: Arc::new(AtomicUsize::new(DEFAULT_GROUP_LIMIT)),
             source,
+            events,
         }
     }
 
@@ -86,6 +95,27 @@ impl Group {
     /// group's cardinality, whatever the number of keys.
     pub fn set_limit(&self, limit: usize) {
         self.limit.store(limit, Ordering::Relaxed);
+    }
+
+    /// Sends a member's transition to the registry's stream
+    /// ([`Registry::transitions`](crate::Registry::transitions), the ops
+    /// router's `/breakers/events`) as an [`Event`] whose `breaker` is the
+    /// group's name and whose `key` is `member`'s key label (bounded as
+    /// [`Member::key`]), or [`OVERFLOW_KEY`] for `None`, the group's
+    /// overflow breaker.
+    ///
+    /// Call it from the members' listeners, on the thread that made the
+    /// transition: it formats the key and sends into the bounded stream,
+    /// never blocking. breaker-keyed's `report_to` does it for every key of
+    /// its map.
+    pub fn report_transition(&self, member: Option<&dyn Display>, transition: Transition) {
+        let key = member.map_or_else(|| OVERFLOW_KEY.to_owned(), key_label);
+        // An error only says nobody is reading now: nothing to do.
+        let _ = self.events.send(Event {
+            breaker: self.name.clone(),
+            key: Some(Arc::from(key)),
+            transition,
+        });
     }
 
     /// The members now: the overflow breaker first, then up to
