@@ -174,14 +174,15 @@ impl<K, C, const N: usize, S> Builder<K, C, N, S> {
     /// let heard = Arc::new(Mutex::new(Vec::new()));
     /// let log = Arc::clone(&heard);
     /// let clock = MockClock::new();
-    /// let hosts = KeyedBreakers::<String, _>::builder(Config::new(0.5, Duration::from_secs(10)).min_calls(1), &clock)
+    /// let config = Config::new(0.5, Duration::from_secs(10)).min_calls(1).passing_time(Duration::ZERO);
+    /// let hosts = KeyedBreakers::<String, _>::builder(config, &clock)
     ///     .listener(move |host, t| log.lock().unwrap().push(format!("host {host}: {t}")))
     ///     .build()
     ///     .expect("a valid config");
     ///
     /// let _ = hosts.call("api.example:443", || Err::<(), _>("refused"));
     /// assert_eq!(hosts.get("api.example:443").state(), State::Broken);
-    /// assert_eq!(*heard.lock().unwrap(), ["host api.example:443: passing -> broken for 5s"]);
+    /// assert_eq!(*heard.lock().unwrap(), ["host api.example:443: passing -> broken for 10s"]);
     /// ```
     pub fn listener(
         mut self,
