@@ -249,6 +249,23 @@ async fn every_bad_request_gets_its_status_and_error_body() {
     );
 }
 
+/// Opens `/ops/breakers/events` on `addr`: the response's body, once its
+/// head says it is an event stream.
+async fn open_events(addr: std::net::SocketAddr) -> hyper::body::Incoming {
+    let client = Client::builder(TokioExecutor::new()).build_http::<Body>();
+    let response = client
+        .request(
+            Request::get(format!("http://{addr}/ops/breakers/events"))
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers()["content-type"], "text/event-stream");
+    response.into_body()
+}
+
 /// Reads server-sent events off `body` until `n` have arrived:
 /// (event name, data).
 async fn read_events(
@@ -297,19 +314,8 @@ async fn the_event_stream_carries_the_listeners_transitions() {
     registry.register("db", db.clone()).unwrap();
     let addr = serve(app(&registry, false)).await;
 
-    let client = Client::builder(TokioExecutor::new()).build_http::<Body>();
-    let response = client
-        .request(
-            Request::get(format!("http://{addr}/ops/breakers/events"))
-                .body(Body::empty())
-                .unwrap(),
-        )
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::OK);
-    assert_eq!(response.headers()["content-type"], "text/event-stream");
     // The stream is subscribed once the response has begun.
-    let mut body = response.into_body();
+    let mut body = open_events(addr).await;
     let mut buffer = String::new();
 
     trip(&db);
@@ -361,16 +367,7 @@ async fn a_group_members_transitions_carry_its_key_on_the_event_stream() {
     let registry = Registry::new();
     let (group, _) = support::group_of(&registry, "hosts", &[]);
     let addr = serve(app(&registry, false)).await;
-    let client = Client::builder(TokioExecutor::new()).build_http::<Body>();
-    let response = client
-        .request(
-            Request::get(format!("http://{addr}/ops/breakers/events"))
-                .body(Body::empty())
-                .unwrap(),
-        )
-        .await
-        .unwrap();
-    let mut body = response.into_body();
+    let mut body = open_events(addr).await;
     let mut buffer = String::new();
 
     // A real transition, as a member's listener hears it.
