@@ -2,11 +2,11 @@
 //! breakers of a keyed map, one per host), with a bounded number of members
 //! and bounded key labels.
 
-use std::collections::HashSet;
+use std::collections::{HashSet, VecDeque};
 use std::fmt::{self, Display};
 use std::hash::{DefaultHasher, Hasher};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use breaker_core::{CircuitBreaker, Clock, Listener, Mode, State, Transition};
 use tokio::sync::broadcast;
@@ -17,6 +17,10 @@ use crate::registry::Snapshot;
 /// How many members of a group are exported unless [`Group::set_limit`]
 /// says otherwise.
 pub const DEFAULT_GROUP_LIMIT: usize = 100;
+
+/// How many of its members' latest transitions a group keeps, for
+/// [`Group::recent_transitions`] (as many as a registered breaker keeps).
+const RECENT: usize = 10;
 
 /// The `key` label of a group's overflow breaker (see [`Members::overflow`]).
 pub const OVERFLOW_KEY: &str = "(overflow)";
@@ -55,6 +59,8 @@ pub struct Group {
     source: Arc<Source>,
     /// The registry's transition stream.
     events: broadcast::Sender<Event>,
+    /// The latest reported transitions, oldest first, at most [`RECENT`].
+    recent: Arc<Mutex<VecDeque<Event>>>,
 }
 
 impl fmt::Debug for Group {
@@ -77,6 +83,7 @@ impl Group {
             limit: Arc::new(AtomicUsize::new(DEFAULT_GROUP_LIMIT)),
             source,
             events,
+            recent: Arc::default(),
         }
     }
 
@@ -110,12 +117,34 @@ impl Group {
     /// its map.
     pub fn report_transition(&self, member: Option<&dyn Display>, transition: Transition) {
         let key = member.map_or_else(|| OVERFLOW_KEY.to_owned(), key_label);
-        // An error only says nobody is reading now: nothing to do.
-        let _ = self.events.send(Event {
+        let event = Event {
             breaker: self.name.clone(),
             key: Some(Arc::from(key)),
             transition,
-        });
+        };
+        {
+            let mut recent = self.lock_recent();
+            if recent.len() == RECENT {
+                recent.pop_front();
+            }
+            recent.push_back(event.clone());
+        }
+        // An error only says nobody is reading now: nothing to do.
+        let _ = self.events.send(event);
+    }
+
+    /// The last 10 transitions reported with
+    /// [`report_transition`](Self::report_transition), oldest first, in the
+    /// order they were reported (members may read different clocks, so
+    /// their `at` need not compare). What the ops router's `GET /breakers`
+    /// shows as a group's `recent_transitions`.
+    pub fn recent_transitions(&self) -> Vec<Event> {
+        self.lock_recent().iter().cloned().collect()
+    }
+
+    fn lock_recent(&self) -> std::sync::MutexGuard<'_, VecDeque<Event>> {
+        // Every update leaves the deque whole.
+        self.recent.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// The members now: the overflow breaker first, then up to

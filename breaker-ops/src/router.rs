@@ -149,7 +149,9 @@ fn view(breaker: &Breaker) -> Value {
 }
 
 /// A group: its members at this reading (the overflow breaker first), each
-/// a key and its figures, and how many were left out.
+/// a key and its figures, how many were left out, and its members' latest
+/// transitions (each with its key; no `seconds_ago`: members may read
+/// different clocks).
 fn group_view(group: &Group) -> Value {
     let read = group.read();
     let members: Vec<Value> = read
@@ -161,11 +163,17 @@ fn group_view(group: &Group) -> Value {
             member
         })
         .collect();
+    let recent: Vec<Value> = group
+        .recent_transitions()
+        .iter()
+        .map(|e| transition_json(&e.breaker, e.key.as_deref(), &e.transition))
+        .collect();
     json!({
         "name": group.name(),
         "limit": group.limit(),
         "hidden": read.hidden,
         "members": members,
+        "recent_transitions": recent,
     })
 }
 

@@ -408,6 +408,22 @@ async fn a_group_members_transitions_carry_its_key_on_the_event_stream() {
             })
         )
     );
+    // The group's view keeps them too (the dashboard's "recent transitions"),
+    // the last 10, oldest first.
+    let recent = get(addr, "/ops/breakers").await.json()["groups"][0]["recent_transitions"].clone();
+    assert_eq!(recent[0], events[0].1);
+    assert_eq!(recent.as_array().unwrap().len(), 3);
+    for i in 0..12 {
+        group.report_transition(Some(&i), t);
+    }
+    let recent = get(addr, "/ops/breakers").await.json()["groups"][0]["recent_transitions"].clone();
+    let keys: Vec<&str> = recent
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["key"].as_str().unwrap())
+        .collect();
+    assert_eq!(keys, ["2", "3", "4", "5", "6", "7", "8", "9", "10", "11"]);
 }
 
 #[tokio::test]
