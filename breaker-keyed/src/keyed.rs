@@ -640,6 +640,7 @@ impl<K, C: fmt::Debug, const N: usize, S> fmt::Debug for Builder<K, C, N, S> {
             .field("clock", &self.clock)
             .field("capacity", &self.capacity)
             .field("config_for", &self.config_for.is_some())
+            .field("listener", &self.listener.is_some())
             .finish_non_exhaustive()
     }
 }
