@@ -388,7 +388,7 @@ where
                 // Hooked as it was made if anyone listened then; if
                 // `report_to` started listening since, its walk over the
                 // map may have missed this key, so look again. The fences
-                // (here and in `start_hearing`) make sure that one of the
+                // (here and in `start_reporting`) make sure that one of the
                 // two sees the other.
                 atomic::fence(Ordering::SeqCst);
                 inserted
@@ -522,7 +522,7 @@ where
     where
         K: Clone + Send + Sync + 'static,
     {
-        if let Err((_, _)) = self.hearers.reporter.set((name.to_owned(), hear)) {
+        if self.hearers.reporter.set((name.to_owned(), hear)).is_err() {
             return Err(self.reported_as().unwrap_or_default().to_owned());
         }
         self.hearers.make_hook.get_or_init(|| make_hook::<K>);
