@@ -7,9 +7,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use breaker_core::{CircuitBreaker, Clock, Mode, State};
 
+use crate::listener::KeyListener;
+
 /// What the map holds for each key.
 pub(crate) struct Slot<C: Clock, const N: usize> {
-    breaker: CircuitBreaker<C, N>,
+    breaker: CircuitBreaker<C, N, KeyListener>,
     /// The CLOCK algorithm's reference bit: set by every lookup, cleared by
     /// the eviction sweep. A slot whose bit is still clear when a sweep comes
     /// by has had no lookup since the previous sweep. `Relaxed`: it orders
@@ -32,7 +34,7 @@ pub(crate) struct Slot<C: Clock, const N: usize> {
 pub struct KeyedBreaker<C: Clock, const N: usize = 10>(Arc<Slot<C, N>>);
 
 impl<C: Clock, const N: usize> KeyedBreaker<C, N> {
-    pub(crate) fn new(breaker: CircuitBreaker<C, N>, overflow: bool) -> Self {
+    pub(crate) fn new(breaker: CircuitBreaker<C, N, KeyListener>, overflow: bool) -> Self {
         KeyedBreaker(Arc::new(Slot {
             breaker,
             // A new breaker counts as used: a sweep gives it one period
@@ -85,10 +87,10 @@ impl<C: Clock, const N: usize> KeyedBreaker<C, N> {
 }
 
 impl<C: Clock, const N: usize> Deref for KeyedBreaker<C, N> {
-    type Target = CircuitBreaker<C, N>;
+    type Target = CircuitBreaker<C, N, KeyListener>;
 
     #[inline]
-    fn deref(&self) -> &CircuitBreaker<C, N> {
+    fn deref(&self) -> &CircuitBreaker<C, N, KeyListener> {
         &self.0.breaker
     }
 }

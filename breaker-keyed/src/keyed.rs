@@ -2,16 +2,17 @@
 
 use std::fmt;
 use std::hash::{BuildHasher, Hash};
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Mutex, PoisonError};
+use std::sync::atomic::{self, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 use breaker_core::{
     CircuitBreaker, CircuitBroken, Classify, Clock, Config, ConfigError, DefaultClassifier, Error,
-    Nanos, OwnedPermit,
+    Nanos, OwnedPermit, Transition,
 };
 use papaya::Equivalent;
 
 use crate::handle::KeyedBreaker;
+use crate::listener::{Hear, Hearers, Key, KeyListener, MakeHook, make_hook};
 
 /// The keys' hasher unless [`Builder::hasher`] says otherwise: foldhash,
 /// seeded at random per process and per map (as hashbrown's default). Why
@@ -49,6 +50,8 @@ pub struct KeyedBreakers<K, C: Clock, const N: usize = 10, S = DefaultHashBuilde
     config_for: Option<ConfigFn<K>>,
     clock: C,
     overflow: KeyedBreaker<C, N>,
+    /// Who hears the breakers' transitions (shared with their hooks).
+    pub(crate) hearers: Arc<Hearers<K>>,
     /// One sweep at a time: two concurrent sweeps would each evict a batch.
     sweeping: Mutex<()>,
     /// After a sweep that freed nothing, the clock reading (nanoseconds)
@@ -69,6 +72,7 @@ pub struct Builder<K, C, const N: usize = 10, S = DefaultHashBuilder> {
     capacity: usize,
     config_for: Option<ConfigFn<K>>,
     hasher: S,
+    listener: Option<(Box<Hear<K>>, MakeHook<K>)>,
 }
 
 /// What a map has done since it was built: a snapshot, read with
@@ -119,6 +123,7 @@ impl<K, C: Clock> KeyedBreakers<K, C> {
             capacity: DEFAULT_CAPACITY,
             config_for: None,
             hasher: DefaultHashBuilder::default(),
+            listener: None,
         }
     }
 }
@@ -142,6 +147,54 @@ impl<K, C, const N: usize, S> Builder<K, C, N, S> {
         self
     }
 
+    /// Tells `listener` every transition of every breaker in the map, with
+    /// its key: [`Key::Of`] for a key's own breaker, [`Key::Overflow`] for
+    /// the shared overflow breaker. One listener for the whole map; each
+    /// breaker made from then on keeps a copy of its key to call it with.
+    ///
+    /// As a breaker's own [`Listener`](breaker_core::Listener), it runs on
+    /// the thread whose call made the transition, after the new state is in
+    /// place and nothing is held, exactly once per transition: keep it short
+    /// (a log line, a counter, a channel send that does not block). Two
+    /// transitions of one key told by two threads may come in either order;
+    /// [`Transition::at`] orders them.
+    ///
+    /// It costs nothing per call: breakers call their listener only when
+    /// they change state. What it costs per key: the [crate
+    /// docs](crate#hearing-the-transitions).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::{Arc, Mutex};
+    /// use std::time::Duration;
+    /// use breaker_core::{Config, MockClock, State};
+    /// use breaker_keyed::KeyedBreakers;
+    ///
+    /// let heard = Arc::new(Mutex::new(Vec::new()));
+    /// let log = Arc::clone(&heard);
+    /// let clock = MockClock::new();
+    /// let config = Config::new(0.5, Duration::from_secs(10)).min_calls(1).passing_time(Duration::ZERO);
+    /// let hosts = KeyedBreakers::<String, _>::builder(config, &clock)
+    ///     .listener(move |host, t| log.lock().unwrap().push(format!("host {host}: {t}")))
+    ///     .build()
+    ///     .expect("a valid config");
+    ///
+    /// let _ = hosts.call("api.example:443", || Err::<(), _>("refused"));
+    /// assert_eq!(hosts.get("api.example:443").state(), State::Broken);
+    /// assert_eq!(*heard.lock().unwrap(), ["host api.example:443: passing -> broken for 10s"]);
+    /// ```
+    pub fn listener(
+        mut self,
+        listener: impl Fn(Key<'_, K>, Transition) + Send + Sync + 'static,
+    ) -> Self
+    where
+        K: Send + Sync + 'static,
+    {
+        self.listener = Some((Box::new(listener), make_hook::<K>));
+        self
+    }
+
     /// Hashes keys with `hasher` instead of [`DefaultHashBuilder`]: std's
     /// `RandomState` (SipHash) where keys come from outside and must resist
     /// an attacker who studies the service's timing (see the
@@ -154,6 +207,7 @@ impl<K, C, const N: usize, S> Builder<K, C, N, S> {
             capacity: self.capacity,
             config_for: self.config_for,
             hasher,
+            listener: self.listener,
         }
     }
 
@@ -165,6 +219,7 @@ impl<K, C, const N: usize, S> Builder<K, C, N, S> {
             capacity: self.capacity,
             config_for: self.config_for,
             hasher: self.hasher,
+            listener: self.listener,
         }
     }
 
@@ -180,7 +235,19 @@ impl<K, C, const N: usize, S> Builder<K, C, N, S> {
         K: Hash + Eq,
         S: BuildHasher,
     {
-        let overflow = CircuitBreaker::try_with_buckets(self.config, self.clock.clone())?;
+        let overflow = CircuitBreaker::try_with_listener(
+            self.config,
+            self.clock.clone(),
+            KeyListener::default(),
+        )?;
+        let (listener, hook) = self.listener.unzip();
+        let hearers = Arc::new(Hearers {
+            listener,
+            reporter: OnceLock::new(),
+            make_hook: hook.map(OnceLock::from).unwrap_or_default(),
+        });
+        let overflow = KeyedBreaker::new(overflow, true);
+        overflow.listener().hook(|| None, &hearers);
         let map = papaya::HashMap::builder()
             .hasher(self.hasher)
             // Never more than `capacity` entries: one table up front. papaya
@@ -195,7 +262,8 @@ impl<K, C, const N: usize, S> Builder<K, C, N, S> {
             config: self.config,
             config_for: self.config_for,
             clock: self.clock,
-            overflow: KeyedBreaker::new(overflow, true),
+            overflow,
+            hearers,
             sweeping: Mutex::new(()),
             sweep_after: AtomicU64::new(0),
             sweeps: AtomicU64::new(0),
@@ -269,7 +337,7 @@ where
     pub fn try_acquire<Q>(
         &self,
         key: &Q,
-    ) -> Result<OwnedPermit<KeyedBreaker<C, N>, C, N>, CircuitBroken>
+    ) -> Result<OwnedPermit<KeyedBreaker<C, N>, C, N, KeyListener>, CircuitBroken>
     where
         Q: ?Sized + Hash + Equivalent<K> + ToOwned<Owned = K>,
     {
@@ -305,11 +373,29 @@ where
             self.overflowed.fetch_add(1, Ordering::Relaxed);
             return f(&self.overflow);
         }
-        let key = key.to_owned();
-        let config = self.config_of(&key);
+        let owned = key.to_owned();
+        let config = self.config_of(&owned);
         let map = self.map.pin();
-        match map.try_insert_with(key, || KeyedBreaker::new(self.breaker_for(config), false)) {
-            Ok(inserted) => f(inserted),
+        let new_breaker = || {
+            let breaker = KeyedBreaker::new(self.breaker_for(config), false);
+            breaker
+                .listener()
+                .hook(|| Some(key.to_owned()), &self.hearers);
+            breaker
+        };
+        match map.try_insert_with(owned, new_breaker) {
+            Ok(inserted) => {
+                // Hooked as it was made if anyone listened then; if
+                // `report_to` started listening since, its walk over the
+                // map may have missed this key, so look again. The fences
+                // (here and in `start_reporting`) make sure that one of the
+                // two sees the other.
+                atomic::fence(Ordering::SeqCst);
+                inserted
+                    .listener()
+                    .hook(|| Some(key.to_owned()), &self.hearers);
+                f(inserted)
+            }
             Err(present) => {
                 // Another thread inserted the key first: give the slot back.
                 self.taken.fetch_sub(1, Ordering::AcqRel);
@@ -415,11 +501,43 @@ where
         }
     }
 
-    fn breaker_for(&self, config: Config) -> CircuitBreaker<C, N> {
-        CircuitBreaker::try_with_buckets(config, self.clock.clone()).unwrap_or_else(|_| {
-            self.config_errors.fetch_add(1, Ordering::Relaxed);
-            CircuitBreaker::with_buckets(self.config, self.clock.clone())
-        })
+    fn breaker_for(&self, config: Config) -> CircuitBreaker<C, N, KeyListener> {
+        CircuitBreaker::try_with_listener(config, self.clock.clone(), KeyListener::default())
+            .unwrap_or_else(|_| {
+                self.config_errors.fetch_add(1, Ordering::Relaxed);
+                CircuitBreaker::with_listener(
+                    self.config,
+                    self.clock.clone(),
+                    KeyListener::default(),
+                )
+            })
+    }
+
+    /// Makes `hear` (the group `name`) hear every breaker's transitions
+    /// from now on, with its key: those made from now on, and those already
+    /// in the map. `Err` with the group it reports to already, if any (a
+    /// map reports to one).
+    #[cfg(feature = "ops")]
+    pub(crate) fn start_reporting(&self, name: &str, hear: Box<Hear<K>>) -> Result<(), String>
+    where
+        K: Clone + Send + Sync + 'static,
+    {
+        if self.hearers.reporter.set((name.to_owned(), hear)).is_err() {
+            return Err(self.reported_as().unwrap_or_default().to_owned());
+        }
+        self.hearers.make_hook.get_or_init(|| make_hook::<K>);
+        // See `insert_with`: a key inserted meanwhile is hooked there if this
+        // walk misses it.
+        atomic::fence(Ordering::SeqCst);
+        self.overflow.listener().hook(|| None, &self.hearers);
+        self.for_each(|key, breaker| breaker.listener().hook(|| Some(key.clone()), &self.hearers));
+        Ok(())
+    }
+
+    /// The name of the group the map reports its transitions to, if any.
+    #[cfg(feature = "ops")]
+    pub(crate) fn reported_as(&self) -> Option<&str> {
+        self.hearers.reporter.get().map(|(name, _)| name.as_str())
     }
 
     /// Whether `key` has a breaker of its own in the map now (a lookup, not
@@ -522,6 +640,7 @@ impl<K, C: fmt::Debug, const N: usize, S> fmt::Debug for Builder<K, C, N, S> {
             .field("clock", &self.clock)
             .field("capacity", &self.capacity)
             .field("config_for", &self.config_for.is_some())
+            .field("listener", &self.listener.is_some())
             .finish_non_exhaustive()
     }
 }

@@ -3,10 +3,12 @@
 
 mod handle;
 mod keyed;
+mod listener;
 #[cfg(feature = "ops")]
 mod ops;
 
 pub use handle::KeyedBreaker;
 pub use keyed::{Builder, DEFAULT_CAPACITY, DefaultHashBuilder, KeyedBreakers, Stats};
+pub use listener::{Key, KeyListener};
 
-pub use breaker_core::{CircuitBroken, Config, ConfigError, Error, Outcome, State};
+pub use breaker_core::{CircuitBroken, Config, ConfigError, Error, Outcome, State, Transition};

@@ -11,7 +11,7 @@ use crate::KeyedBreakers;
 
 impl<K, C, const N: usize, S> KeyedBreakers<K, C, N, S>
 where
-    K: Hash + Eq + Display + Send + Sync + 'static,
+    K: Hash + Eq + Clone + Display + Send + Sync + 'static,
     C: Clock + Clone + Send + Sync + 'static,
     S: BuildHasher + Send + Sync + 'static,
 {
@@ -27,6 +27,14 @@ where
     /// breaker is exported besides as `key="(overflow)"`. See the
     /// [crate docs](crate#in-the-ops-registry).
     ///
+    /// Every breaker's transitions go out on the registry's transition
+    /// stream ([`Registry::transitions`], the ops router's
+    /// `/breakers/events`) as events of the breaker `name` with the key
+    /// label as their `key`: from now on, for the breakers already in the
+    /// map and those made later alike (whether the map was built with a
+    /// [`listener`](crate::Builder::listener) or not). From then on each
+    /// breaker keeps a copy of its key to report with.
+    ///
     /// The registry keeps this `Arc` (as it does a registered breaker's),
     /// so the map lives as long as the registry.
     ///
@@ -34,16 +42,38 @@ where
     ///
     /// [`RegisterError`] if `name` is taken in `registry` (by a breaker or
     /// a group) or is not a valid name (1 to 64 ASCII letters, digits, `_`,
-    /// `-` or `.`).
+    /// `-` or `.`);
+    /// [`RegisterError::ListenerTaken`] if the map already reports to a
+    /// registry (its transitions go to one). Nothing is registered then.
     pub fn report_to(
         self: &Arc<Self>,
         registry: &Registry,
         name: &str,
     ) -> Result<Group, RegisterError> {
+        if let Some(registered_as) = self.reported_as() {
+            return Err(RegisterError::ListenerTaken {
+                name: name.to_owned(),
+                registered_as: registered_as.to_owned(),
+            });
+        }
         let map = Arc::clone(self);
-        registry.register_group(name, move |members| {
+        let group = registry.register_group(name, move |members| {
             members.overflow(map.overflow());
             map.for_each(|key, breaker| members.add(key, &**breaker));
-        })
+        })?;
+        let reporter = group.clone();
+        // A second `report_to` racing this one loses here; its group is
+        // registered, minus the transitions.
+        self.start_reporting(
+            name,
+            Box::new(move |key, transition| {
+                reporter.report_transition(key.get().map(|key| key as &dyn Display), transition);
+            }),
+        )
+        .map_err(|registered_as| RegisterError::ListenerTaken {
+            name: name.to_owned(),
+            registered_as,
+        })?;
+        Ok(group)
     }
 }

@@ -3,6 +3,7 @@
 //! `allocation-counter` counts the allocations of the measuring thread; each
 //! check runs a path 1,000 times and asserts the exact count.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use allocation_counter::measure;
@@ -23,13 +24,38 @@ fn allocations(mut f: impl FnMut()) -> u64 {
 #[test]
 fn calls_for_existing_keys_do_not_allocate() {
     let clock = MockClock::new();
-    let config = Config::new(0.5, Duration::from_secs(10))
-        .min_calls(1)
-        .passing_time(Duration::ZERO);
-    let hosts = KeyedBreakers::<String, _>::builder(config, &clock)
+    let hosts = KeyedBreakers::<String, _>::builder(config(), &clock)
         .capacity(100)
         .build()
         .unwrap();
+    check(&hosts);
+}
+
+/// A map with a listener: its breakers are hooked, and a call that makes no
+/// transition does not touch the hook.
+#[test]
+fn calls_for_existing_keys_of_a_listening_map_do_not_allocate() {
+    let clock = MockClock::new();
+    let heard = AtomicUsize::new(0);
+    let heard: &'static AtomicUsize = Box::leak(Box::new(heard));
+    let hosts = KeyedBreakers::<String, _>::builder(config(), &clock)
+        .capacity(100)
+        .listener(|_, _| {
+            heard.fetch_add(1, Ordering::Relaxed);
+        })
+        .build()
+        .unwrap();
+    check(&hosts);
+    assert_eq!(heard.load(Ordering::Relaxed), 1, "broken:443 tripped once");
+}
+
+fn config() -> Config {
+    Config::new(0.5, Duration::from_secs(10))
+        .min_calls(1)
+        .passing_time(Duration::ZERO)
+}
+
+fn check(hosts: &KeyedBreakers<String, &MockClock>) {
     let keys: Vec<String> = (0..10).map(|i| format!("host-{i}:443")).collect();
     for key in &keys {
         assert_eq!(hosts.call(key.as_str(), || Ok::<_, ()>(())), Ok(()));

@@ -277,3 +277,69 @@ fn odd_keys_export_safely_and_bounded() {
     // No raw control character reaches the text.
     assert!(!text.contains('\t') && !text.contains('\u{1b}'));
 }
+
+/// The next event of a transition stream, without a runtime: the stream is
+/// a broadcast channel, ready or empty.
+fn next_event(
+    stream: &mut breaker_ops::Transitions,
+) -> Option<Result<breaker_ops::Event, breaker_ops::Lagged>> {
+    use std::pin::Pin;
+    use std::task::{Context, Poll, Waker};
+    let mut cx = Context::from_waker(Waker::noop());
+    match futures_core::Stream::poll_next(Pin::new(stream), &mut cx) {
+        Poll::Ready(item) => item,
+        Poll::Pending => None,
+    }
+}
+
+#[test]
+fn a_keyed_breakers_transitions_reach_the_registrys_stream_with_group_and_key() {
+    let hosts = hosts(1);
+    // A key made before `report_to` is reported as well as those after.
+    assert_eq!(hosts.call("early:443", || Ok::<_, ()>(())), Ok(()));
+    let registry = Registry::new();
+    let mut stream = registry.transitions();
+    hosts.report_to(&registry, "hosts").unwrap();
+
+    trip(&hosts, "early:443");
+    let event = next_event(&mut stream).expect("one event").expect("no lag");
+    assert_eq!(&*event.breaker, "hosts");
+    assert_eq!(event.key.as_deref(), Some("early:443"));
+    assert_eq!(
+        (event.transition.from, event.transition.to),
+        (State::Passing, State::Broken)
+    );
+    assert!(
+        next_event(&mut stream).is_none(),
+        "one transition, one event"
+    );
+
+    // The map is full of a Broken breaker: a new key shares the overflow one.
+    trip(&hosts, "late:443");
+    let event = next_event(&mut stream).expect("one event").expect("no lag");
+    assert_eq!(&*event.breaker, "hosts");
+    assert_eq!(event.key.as_deref(), Some(breaker_ops::OVERFLOW_KEY));
+    assert_eq!(
+        (event.transition.from, event.transition.to),
+        (State::Passing, State::Broken)
+    );
+
+    // A long key is bounded as the exported key label is.
+    let long = "x".repeat(1000);
+    let roomy = self::hosts(10);
+    roomy.report_to(&registry, "roomy").unwrap();
+    roomy.get(long.as_str()).force_open();
+    let event = next_event(&mut stream).expect("one event").expect("no lag");
+    let label = roomy.report_to(&Registry::new(), "again").unwrap_err();
+    assert_eq!(
+        label,
+        breaker_ops::RegisterError::ListenerTaken {
+            name: "again".to_owned(),
+            registered_as: "roomy".to_owned(),
+        },
+        "a map reports its transitions to one registry"
+    );
+    let key = event.key.expect("a key");
+    assert_eq!(key.len(), 128);
+    assert!(key.starts_with(&"x".repeat(109)));
+}

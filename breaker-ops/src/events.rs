@@ -14,8 +14,13 @@ use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Event {
-    /// The name the breaker is registered under.
+    /// The name the breaker is registered under, or its group's.
     pub breaker: Arc<str>,
+    /// For a member of a group (a key of a breaker-keyed map), its key
+    /// label: bounded in length as [`Member::key`](crate::Member::key), and
+    /// [`OVERFLOW_KEY`](crate::OVERFLOW_KEY) for the group's overflow
+    /// breaker. `None` for a registered breaker.
+    pub key: Option<Arc<str>>,
     /// What changed, as the breaker's listener heard it.
     pub transition: Transition,
 }
@@ -42,8 +47,10 @@ impl fmt::Display for Lagged {
 impl std::error::Error for Lagged {}
 
 /// Every transition of the breakers in a [`Registry`](crate::Registry) that
-/// were built with [`OpsListener`](crate::OpsListener), from the moment the
-/// stream was made, in the order they were heard.
+/// were built with [`OpsListener`](crate::OpsListener), and of the group
+/// members reported with [`Group::report_transition`](crate::Group::report_transition)
+/// (breaker-keyed's `report_to` does it), from the moment the stream was
+/// made, in the order they were heard.
 ///
 /// Memory is bounded: the registry keeps one ring buffer of
 /// [`Registry::with_event_capacity`](crate::Registry::with_event_capacity)

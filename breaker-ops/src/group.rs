@@ -2,19 +2,25 @@
 //! breakers of a keyed map, one per host), with a bounded number of members
 //! and bounded key labels.
 
-use std::collections::HashSet;
+use std::collections::{HashSet, VecDeque};
 use std::fmt::{self, Display};
 use std::hash::{DefaultHasher, Hasher};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 
-use breaker_core::{CircuitBreaker, Clock, Listener, Mode, State};
+use breaker_core::{CircuitBreaker, Clock, Listener, Mode, State, Transition};
+use tokio::sync::broadcast;
 
+use crate::events::Event;
 use crate::registry::Snapshot;
 
 /// How many members of a group are exported unless [`Group::set_limit`]
 /// says otherwise.
 pub const DEFAULT_GROUP_LIMIT: usize = 100;
+
+/// How many of its members' latest transitions a group keeps, for
+/// [`Group::recent_transitions`] (as many as a registered breaker keeps).
+const RECENT: usize = 10;
 
 /// The `key` label of a group's overflow breaker (see [`Members::overflow`]).
 pub const OVERFLOW_KEY: &str = "(overflow)";
@@ -51,6 +57,10 @@ pub struct Group {
     name: Arc<str>,
     limit: Arc<AtomicUsize>,
     source: Arc<Source>,
+    /// The registry's transition stream.
+    events: broadcast::Sender<Event>,
+    /// The latest reported transitions, oldest first, at most [`RECENT`].
+    recent: Arc<Mutex<VecDeque<Event>>>,
 }
 
 impl fmt::Debug for Group {
@@ -63,11 +73,17 @@ impl fmt::Debug for Group {
 }
 
 impl Group {
-    pub(crate) fn new(name: Arc<str>, source: Arc<Source>) -> Group {
+    pub(crate) fn new(
+        name: Arc<str>,
+        source: Arc<Source>,
+        events: broadcast::Sender<Event>,
+    ) -> Group {
         Group {
             name,
             limit: Arc::new(AtomicUsize::new(DEFAULT_GROUP_LIMIT)),
             source,
+            events,
+            recent: Arc::default(),
         }
     }
 
@@ -86,6 +102,49 @@ impl Group {
     /// group's cardinality, whatever the number of keys.
     pub fn set_limit(&self, limit: usize) {
         self.limit.store(limit, Ordering::Relaxed);
+    }
+
+    /// Sends a member's transition to the registry's stream
+    /// ([`Registry::transitions`](crate::Registry::transitions), the ops
+    /// router's `/breakers/events`) as an [`Event`] whose `breaker` is the
+    /// group's name and whose `key` is `member`'s key label (bounded as
+    /// [`Member::key`]), or [`OVERFLOW_KEY`] for `None`, the group's
+    /// overflow breaker.
+    ///
+    /// Call it from the members' listeners, on the thread that made the
+    /// transition: it formats the key and sends into the bounded stream,
+    /// never blocking. breaker-keyed's `report_to` does it for every key of
+    /// its map.
+    pub fn report_transition(&self, member: Option<&dyn Display>, transition: Transition) {
+        let key = member.map_or_else(|| OVERFLOW_KEY.to_owned(), key_label);
+        let event = Event {
+            breaker: self.name.clone(),
+            key: Some(Arc::from(key)),
+            transition,
+        };
+        {
+            let mut recent = self.lock_recent();
+            if recent.len() == RECENT {
+                recent.pop_front();
+            }
+            recent.push_back(event.clone());
+        }
+        // An error only says nobody is reading now: nothing to do.
+        let _ = self.events.send(event);
+    }
+
+    /// The last 10 transitions reported with
+    /// [`report_transition`](Self::report_transition), oldest first, in the
+    /// order they were reported (members may read different clocks, so
+    /// their `at` need not compare). What the ops router's `GET /breakers`
+    /// shows as a group's `recent_transitions`.
+    pub fn recent_transitions(&self) -> Vec<Event> {
+        self.lock_recent().iter().cloned().collect()
+    }
+
+    fn lock_recent(&self) -> std::sync::MutexGuard<'_, VecDeque<Event>> {
+        // Every update leaves the deque whole.
+        self.recent.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// The members now: the overflow breaker first, then up to

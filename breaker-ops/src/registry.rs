@@ -247,7 +247,7 @@ impl Registry {
             return Err(RegisterError::Duplicate(name.to_owned()));
         }
         let name: Arc<str> = Arc::from(name);
-        let group = Group::new(name.clone(), Arc::new(members));
+        let group = Group::new(name.clone(), Arc::new(members), self.shared.events.clone());
         groups.insert(name, group.clone());
         Ok(group)
     }
@@ -619,6 +619,7 @@ impl Link {
         // An error only says nobody is reading now: nothing to do.
         let _ = self.events.send(Event {
             breaker: self.name.clone(),
+            key: None,
             transition,
         });
     }

@@ -138,7 +138,7 @@ fn view(breaker: &Breaker) -> Value {
             .recent_transitions()
             .iter()
             .map(|(t, ago)| {
-                let mut t = transition_json(breaker.name(), t);
+                let mut t = transition_json(breaker.name(), None, t);
                 t["seconds_ago"] = json!(ago.as_secs_f64());
                 t
             })
@@ -149,7 +149,9 @@ fn view(breaker: &Breaker) -> Value {
 }
 
 /// A group: its members at this reading (the overflow breaker first), each
-/// a key and its figures, and how many were left out.
+/// a key and its figures, how many were left out, and its members' latest
+/// transitions (each with its key; no `seconds_ago`: members may read
+/// different clocks).
 fn group_view(group: &Group) -> Value {
     let read = group.read();
     let members: Vec<Value> = read
@@ -161,11 +163,17 @@ fn group_view(group: &Group) -> Value {
             member
         })
         .collect();
+    let recent: Vec<Value> = group
+        .recent_transitions()
+        .iter()
+        .map(|e| transition_json(&e.breaker, e.key.as_deref(), &e.transition))
+        .collect();
     json!({
         "name": group.name(),
         "limit": group.limit(),
         "hidden": read.hidden,
         "members": members,
+        "recent_transitions": recent,
     })
 }
 
@@ -300,9 +308,10 @@ async fn metrics_text(State(ops): Shared, headers: HeaderMap) -> Response {
     }
 }
 
-/// One transition as the event stream and the dashboard read it.
-pub(crate) fn transition_json(breaker: &str, t: &Transition) -> Value {
-    json!({
+/// One transition as the event stream and the dashboard read it: a group
+/// member's carries its `key` besides the group's name as `breaker`.
+pub(crate) fn transition_json(breaker: &str, key: Option<&str>, t: &Transition) -> Value {
+    let mut json = json!({
         "breaker": breaker,
         "from": state_label(t.from),
         "to": state_label(t.to),
@@ -310,7 +319,11 @@ pub(crate) fn transition_json(breaker: &str, t: &Transition) -> Value {
         "to_mode": mode_label(t.to_mode),
         "at_seconds": t.at.to_duration().as_secs_f64(),
         "broken_time_seconds": t.broken_time.as_secs_f64(),
-    })
+    });
+    if let Some(key) = key {
+        json["key"] = json!(key);
+    }
+    json
 }
 
 /// `event: transition` per transition; `event: lagged` with `{"missed": n}`
@@ -318,9 +331,10 @@ pub(crate) fn transition_json(breaker: &str, t: &Transition) -> Value {
 async fn events(State(ops): Shared) -> Sse<impl Stream<Item = Result<sse::Event, Infallible>>> {
     let stream = ops.registry.transitions().map(|item| {
         Ok(match item {
-            Ok(event) => sse::Event::default()
-                .event("transition")
-                .data(transition_json(&event.breaker, &event.transition).to_string()),
+            Ok(event) => sse::Event::default().event("transition").data(
+                transition_json(&event.breaker, event.key.as_deref(), &event.transition)
+                    .to_string(),
+            ),
             Err(lagged) => sse::Event::default()
                 .event("lagged")
                 .data(json!({ "missed": lagged.missed }).to_string()),

@@ -249,6 +249,23 @@ async fn every_bad_request_gets_its_status_and_error_body() {
     );
 }
 
+/// Opens `/ops/breakers/events` on `addr`: the response's body, once its
+/// head says it is an event stream.
+async fn open_events(addr: std::net::SocketAddr) -> hyper::body::Incoming {
+    let client = Client::builder(TokioExecutor::new()).build_http::<Body>();
+    let response = client
+        .request(
+            Request::get(format!("http://{addr}/ops/breakers/events"))
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers()["content-type"], "text/event-stream");
+    response.into_body()
+}
+
 /// Reads server-sent events off `body` until `n` have arrived:
 /// (event name, data).
 async fn read_events(
@@ -297,19 +314,8 @@ async fn the_event_stream_carries_the_listeners_transitions() {
     registry.register("db", db.clone()).unwrap();
     let addr = serve(app(&registry, false)).await;
 
-    let client = Client::builder(TokioExecutor::new()).build_http::<Body>();
-    let response = client
-        .request(
-            Request::get(format!("http://{addr}/ops/breakers/events"))
-                .body(Body::empty())
-                .unwrap(),
-        )
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::OK);
-    assert_eq!(response.headers()["content-type"], "text/event-stream");
     // The stream is subscribed once the response has begun.
-    let mut body = response.into_body();
+    let mut body = open_events(addr).await;
     let mut buffer = String::new();
 
     trip(&db);
@@ -352,6 +358,72 @@ async fn the_event_stream_carries_the_listeners_transitions() {
         modes,
         ["automatic", "forced_open", "automatic", "forced_open"]
     );
+}
+
+/// A group member's transition (what breaker-keyed's `report_to` sends for
+/// each key) carries the group's name and the member's key label.
+#[tokio::test]
+async fn a_group_members_transitions_carry_its_key_on_the_event_stream() {
+    let registry = Registry::new();
+    let (group, _) = support::group_of(&registry, "hosts", &[]);
+    let addr = serve(app(&registry, false)).await;
+    let mut body = open_events(addr).await;
+    let mut buffer = String::new();
+
+    // A real transition, as a member's listener hears it.
+    let heard = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let log = heard.clone();
+    let member = breaker_core::CircuitBreaker::<_, 10, _>::with_listener(
+        breaker_core::Config::new(0.5, Duration::from_secs(10)),
+        clock(),
+        move |t: breaker_core::Transition| log.lock().unwrap().push(t),
+    );
+    member.force_open();
+    let t = heard.lock().unwrap()[0];
+    let long = "é".repeat(100);
+    group.report_transition(Some(&"db-2:5432"), t);
+    group.report_transition(None, t);
+    group.report_transition(Some(&long), t);
+
+    let events = read_events(&mut body, &mut buffer, 3).await;
+    let keys: Vec<&str> = events
+        .iter()
+        .map(|e| e.1["key"].as_str().unwrap())
+        .collect();
+    assert_eq!(keys[..2], ["db-2:5432", breaker_ops::OVERFLOW_KEY]);
+    assert_eq!(
+        keys[2].len(),
+        108 + 3 + 16,
+        "cut as the exported key label is"
+    );
+    assert!(keys[2].starts_with(&"é".repeat(54)));
+    assert_eq!(
+        events[0],
+        (
+            "transition".to_owned(),
+            json!({
+                "breaker": "hosts", "key": "db-2:5432", "from": "passing", "to": "broken",
+                "from_mode": "automatic", "to_mode": "forced_open",
+                "at_seconds": t.at.to_duration().as_secs_f64(), "broken_time_seconds": 0.0,
+            })
+        )
+    );
+    // The group's view keeps them too (the dashboard's "recent transitions"),
+    // the last 10, oldest first.
+    let recent = get(addr, "/ops/breakers").await.json()["groups"][0]["recent_transitions"].clone();
+    assert_eq!(recent[0], events[0].1);
+    assert_eq!(recent.as_array().unwrap().len(), 3);
+    for i in 0..12 {
+        group.report_transition(Some(&i), t);
+    }
+    let recent = get(addr, "/ops/breakers").await.json()["groups"][0]["recent_transitions"].clone();
+    let keys: Vec<&str> = recent
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["key"].as_str().unwrap())
+        .collect();
+    assert_eq!(keys, ["2", "3", "4", "5", "6", "7", "8", "9", "10", "11"]);
 }
 
 #[tokio::test]
