@@ -5,7 +5,7 @@ use std::hash::{BuildHasher, Hash};
 use std::sync::Arc;
 
 use breaker_core::Clock;
-use breaker_ops::{Group, RegisterError, Registry};
+use breaker_ops::{Group, GroupStats, RegisterError, Registry};
 
 use crate::KeyedBreakers;
 
@@ -24,7 +24,10 @@ where
     /// [`set_limit`](Group::set_limit)): Broken, Recovering and
     /// operator-held breakers first, then the others in key order. The rest
     /// are counted by the gauge `breaker_group_hidden`, and the overflow
-    /// breaker is exported besides as `key="(overflow)"`. See the
+    /// breaker is exported besides as `key="(overflow)"`. The map's own
+    /// [`stats`](Self::stats) are exported as the group's
+    /// [`GroupStats`], labelled `breaker="<name>"` only: keys and capacity
+    /// (gauges), evictions, overflow lookups and sweeps (counters). See the
     /// [crate docs](crate#in-the-ops-registry).
     ///
     /// Every breaker's transitions go out on the registry's transition
@@ -58,6 +61,14 @@ where
         }
         let map = Arc::clone(self);
         let group = registry.register_group(name, move |members| {
+            let stats = map.stats();
+            members.stats(GroupStats {
+                keys: stats.len,
+                capacity: stats.capacity,
+                evictions: stats.evictions,
+                overflow_lookups: stats.overflowed,
+                sweeps: stats.sweeps,
+            });
             members.overflow(map.overflow());
             map.for_each(|key, breaker| members.add(key, &**breaker));
         })?;

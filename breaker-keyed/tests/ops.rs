@@ -204,6 +204,53 @@ fn ten_thousand_keys_export_the_limit_broken_first_and_count_the_rest() {
 }
 
 #[test]
+fn a_map_full_of_broken_keys_shows_as_full_and_counts_the_lookups_sent_to_overflow() {
+    let hosts = hosts(3);
+    let registry = Registry::new();
+    hosts.report_to(&registry, "hosts").unwrap();
+    let group = [("breaker", "hosts")];
+    let (text, s) = scrape(&registry);
+    assert_eq!(value(&s, "breaker_group_keys", &group), 0.0);
+    assert_eq!(value(&s, "breaker_group_capacity", &group), 3.0);
+    // The group's own series carry the group's name and nothing else.
+    for line in text.lines().filter(|l| l.starts_with("breaker_group_")) {
+        assert!(line.contains("{breaker=\"hosts\"} "), "{line}");
+    }
+
+    // Full of Broken keys: nothing may be evicted, so new keys share the
+    // overflow breaker, every lookup of them counted.
+    for k in ["a", "b", "c"] {
+        trip(&hosts, k);
+    }
+    for k in ["d", "e", "d"] {
+        assert!(hosts.call(k, || Ok::<_, ()>(())).is_ok());
+    }
+    assert!(!hosts.contains_key("d"));
+
+    let (_, s) = scrape(&registry);
+    assert_eq!(value(&s, "breaker_group_keys", &group), 3.0);
+    assert_eq!(value(&s, "breaker_group_capacity", &group), 3.0);
+    assert_eq!(
+        value(&s, "breaker_group_overflow_lookups_total", &group),
+        3.0
+    );
+    assert_eq!(value(&s, "breaker_group_evictions_total", &group), 0.0);
+    // The first new key swept and found nothing to evict; the next ones
+    // did not sweep again within the bucket's length (the clock stood).
+    assert_eq!(value(&s, "breaker_group_sweeps_total", &group), 1.0);
+    let overflow = [
+        ("breaker", "hosts"),
+        ("key", "(overflow)"),
+        ("result", "success"),
+    ];
+    assert_eq!(value(&s, "breaker_results_total", &overflow), 3.0);
+    assert_eq!(
+        keys(&s, "hosts", None),
+        BTreeSet::from(["(overflow)", "a", "b", "c"].map(String::from))
+    );
+}
+
+#[test]
 fn an_evicted_key_is_gone_from_the_next_scrape() {
     let hosts = hosts(2);
     let registry = Registry::new();
@@ -214,6 +261,11 @@ fn an_evicted_key_is_gone_from_the_next_scrape() {
     let (_, s) = scrape(&registry);
     let before = BTreeSet::from(["(overflow)", "a", "b"].map(String::from));
     assert_eq!(keys(&s, "hosts", None), before);
+
+    let group = [("breaker", "hosts")];
+    assert_eq!(value(&s, "breaker_group_keys", &group), 2.0);
+    assert_eq!(value(&s, "breaker_group_evictions_total", &group), 0.0);
+    assert_eq!(value(&s, "breaker_group_sweeps_total", &group), 0.0);
 
     // The map is full: a new key evicts one of the idle Passing two.
     assert!(hosts.call("c", || Ok::<_, ()>(())).is_ok());
@@ -226,6 +278,14 @@ fn an_evicted_key_is_gone_from_the_next_scrape() {
     assert_eq!(kept.len(), 3);
     let (_, s) = scrape(&registry);
     assert_eq!(keys(&s, "hosts", None), kept);
+    assert_eq!(value(&s, "breaker_group_keys", &group), 2.0);
+    assert_eq!(value(&s, "breaker_group_capacity", &group), 2.0);
+    assert_eq!(value(&s, "breaker_group_evictions_total", &group), 1.0);
+    assert_eq!(value(&s, "breaker_group_sweeps_total", &group), 1.0);
+    assert_eq!(
+        value(&s, "breaker_group_overflow_lookups_total", &group),
+        0.0
+    );
     assert_eq!(
         value(&s, "breaker_group_hidden", &[("breaker", "hosts")]),
         0.0

@@ -3,6 +3,7 @@
 
 use breaker_core::{Mode, State};
 
+use crate::group::GroupStats;
 use crate::registry::{Registry, Snapshot};
 
 /// How a family with labelled series is exported.
@@ -252,6 +253,74 @@ impl GroupHidden {
     pub(crate) const HELP: &'static str = "Members of a breaker group (e.g. keyed breakers) not exported at this reading: over the group's limit, or displaying like another";
 }
 
+/// A figure of a group's own ([`GroupStats`]), one series per group that
+/// reports them, labelled with the group's name only.
+pub(crate) struct GroupFigure {
+    /// The Prometheus family's name (counters get `_total` from the encoder).
+    #[cfg_attr(not(feature = "prometheus"), allow(dead_code))]
+    pub(crate) prometheus: &'static str,
+    /// The OpenTelemetry instrument's name.
+    #[cfg_attr(not(feature = "opentelemetry"), allow(dead_code))]
+    pub(crate) otel: &'static str,
+    /// The OpenTelemetry unit (counters only).
+    #[cfg_attr(not(feature = "opentelemetry"), allow(dead_code))]
+    pub(crate) unit: &'static str,
+    /// A count since the group's map was made (else a gauge).
+    pub(crate) counter: bool,
+    pub(crate) help: &'static str,
+    pub(crate) value: fn(&GroupStats) -> u64,
+}
+
+pub(crate) const GROUP_FIGURES: [GroupFigure; 5] = [
+    GroupFigure {
+        prometheus: "breaker_group_keys",
+        otel: "breaker.group.keys",
+        unit: "",
+        counter: false,
+        help: "Keys in a breaker group's map (e.g. keyed breakers) now",
+        value: |s| s.keys as u64,
+    },
+    GroupFigure {
+        prometheus: "breaker_group_capacity",
+        otel: "breaker.group.capacity",
+        unit: "",
+        counter: false,
+        help: "The most keys a breaker group's map holds; when full, new keys evict idle ones or share the overflow breaker",
+        value: |s| s.capacity as u64,
+    },
+    GroupFigure {
+        prometheus: "breaker_group_evictions",
+        otel: "breaker.group.evictions",
+        unit: "{key}",
+        counter: true,
+        help: "Keys evicted from a breaker group's full map to make room for new ones",
+        value: |s| s.evictions,
+    },
+    GroupFigure {
+        prometheus: "breaker_group_overflow_lookups",
+        otel: "breaker.group.overflow_lookups",
+        unit: "{lookup}",
+        counter: true,
+        help: "Lookups of a key not in a breaker group's full map, answered with the shared overflow breaker (nothing could be evicted)",
+        value: |s| s.overflow_lookups,
+    },
+    GroupFigure {
+        prometheus: "breaker_group_sweeps",
+        otel: "breaker.group.sweeps",
+        unit: "{sweep}",
+        counter: true,
+        help: "Sweeps of a breaker group's full map for idle keys to evict",
+        value: |s| s.sweeps,
+    },
+];
+
+/// A group at one reading, for the figures of its own.
+pub(crate) struct GroupReading {
+    pub(crate) name: String,
+    pub(crate) hidden: usize,
+    pub(crate) stats: Option<GroupStats>,
+}
+
 /// One exported breaker: a registered one, or a member of a group (with its
 /// key), and its figures.
 pub(crate) struct Subject {
@@ -271,8 +340,8 @@ impl Subject {
 }
 
 /// Every breaker to export now, registered ones first, then each group's
-/// members; and each group's name with its hidden members' count.
-pub(crate) fn subjects(registry: &Registry) -> (Vec<Subject>, Vec<(String, usize)>) {
+/// members; and each group's own figures.
+pub(crate) fn subjects(registry: &Registry) -> (Vec<Subject>, Vec<GroupReading>) {
     let mut subjects: Vec<Subject> = registry
         .breakers()
         .iter()
@@ -282,7 +351,7 @@ pub(crate) fn subjects(registry: &Registry) -> (Vec<Subject>, Vec<(String, usize
             snapshot: b.snapshot(),
         })
         .collect();
-    let mut hidden = Vec::new();
+    let mut groups = Vec::new();
     for group in registry.groups() {
         let view = group.read();
         subjects.extend(view.members.into_iter().map(|m| Subject {
@@ -290,9 +359,13 @@ pub(crate) fn subjects(registry: &Registry) -> (Vec<Subject>, Vec<(String, usize
             key: Some(m.key),
             snapshot: m.snapshot,
         }));
-        hidden.push((group.name().to_owned(), view.hidden));
+        groups.push(GroupReading {
+            name: group.name().to_owned(),
+            hidden: view.hidden,
+            stats: view.stats,
+        });
     }
-    (subjects, hidden)
+    (subjects, groups)
 }
 
 #[cfg(test)]

@@ -155,6 +155,7 @@ impl Group {
             kept: Vec::new(),
             listed: 0,
             overflow: None,
+            stats: None,
         };
         (self.source)(&mut members);
         members.finish()
@@ -171,6 +172,32 @@ pub struct GroupView {
     /// Members listed but not exported: over the limit, or with the same key
     /// label as an exported one (two keys that display alike).
     pub hidden: usize,
+    /// The group's own figures, if its source gave them
+    /// ([`Members::stats`]).
+    pub stats: Option<GroupStats>,
+}
+
+/// What a group holding its members in a bounded map (breaker-keyed's
+/// `KeyedBreakers`) reports of the map itself, at each reading: whether it
+/// is full, and what being full has cost. Exported per group, labelled with
+/// the group's name only (see the [crate docs](crate#prometheus)).
+///
+/// Build it with `..Default::default()` for the figures a source does not
+/// keep (they export as 0); a source that gives none at all exports none.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct GroupStats {
+    /// Keys in the map now.
+    pub keys: usize,
+    /// The most keys the map holds.
+    pub capacity: usize,
+    /// Members removed to make room for new keys, since the map was made.
+    pub evictions: u64,
+    /// Lookups of a key not in the map that got the shared overflow breaker
+    /// (the map was full and nothing could be evicted), since it was made:
+    /// each lookup counts, so a key that comes back counts again.
+    pub overflow_lookups: u64,
+    /// Sweeps of the full map for members to evict, since it was made.
+    pub sweeps: u64,
 }
 
 /// One exported member of a group.
@@ -198,6 +225,7 @@ pub struct Members {
     kept: Vec<Candidate>,
     listed: usize,
     overflow: Option<Snapshot>,
+    stats: Option<GroupStats>,
 }
 
 #[derive(Debug)]
@@ -239,6 +267,12 @@ impl Members {
         self.overflow = Some(snapshot_of(breaker));
     }
 
+    /// Gives the group's own figures (how full its map is, what it evicted
+    /// and sent to overflow), exported besides its members'.
+    pub fn stats(&mut self, stats: GroupStats) {
+        self.stats = Some(stats);
+    }
+
     /// Keeps the `limit` first members in export order.
     fn trim(&mut self) {
         if self.kept.len() > self.limit {
@@ -277,6 +311,7 @@ impl Members {
         GroupView {
             members,
             hidden: self.listed - exported,
+            stats: self.stats,
         }
     }
 }

@@ -17,7 +17,7 @@ mod prometheus;
 mod router;
 
 pub use events::{Event, Lagged, Transitions};
-pub use group::{DEFAULT_GROUP_LIMIT, Group, GroupView, Member, Members, OVERFLOW_KEY};
+pub use group::{DEFAULT_GROUP_LIMIT, Group, GroupStats, GroupView, Member, Members, OVERFLOW_KEY};
 pub use health::Health;
 pub use listener::OpsListener;
 pub use registry::{Breaker, RegisterError, Registry, Snapshot};

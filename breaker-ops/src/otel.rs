@@ -6,7 +6,7 @@ use std::fmt;
 use opentelemetry::KeyValue;
 use opentelemetry::metrics::{Meter, ObservableCounter, ObservableGauge};
 
-use crate::figures::{FAMILIES, GAUGES, GroupHidden, Kind, SourceUp, subjects};
+use crate::figures::{FAMILIES, GAUGES, GROUP_FIGURES, GroupHidden, Kind, SourceUp, subjects};
 use crate::registry::{Registry, Snapshot};
 
 /// The OpenTelemetry attribute for a Prometheus label: namespaced.
@@ -139,6 +139,42 @@ pub fn register_instruments(meter: &Meter, registry: Registry) -> Instruments {
             })
             .build(),
     );
+
+    for figure in &GROUP_FIGURES {
+        let r = registry.clone();
+        let value = figure.value;
+        // Each group that reports figures of its own: its name and value.
+        let observe = move |f: &mut dyn FnMut(u64, &[KeyValue])| {
+            for group in r.groups() {
+                if let Some(stats) = group.read().stats {
+                    f(
+                        value(&stats),
+                        &[KeyValue::new("breaker.name", group.name().to_owned())],
+                    );
+                }
+            }
+        };
+        if figure.counter {
+            counters.push(
+                meter
+                    .u64_observable_counter(figure.otel)
+                    .with_description(figure.help)
+                    .with_unit(figure.unit)
+                    .with_callback(move |o| observe(&mut |v, a| o.observe(v, a)))
+                    .build(),
+            );
+        } else {
+            states.push(
+                meter
+                    .i64_observable_gauge(figure.otel)
+                    .with_description(figure.help)
+                    .with_callback(move |o| {
+                        observe(&mut |v, a| o.observe(i64::try_from(v).unwrap_or(i64::MAX), a))
+                    })
+                    .build(),
+            );
+        }
+    }
 
     let gauges = GAUGES
         .iter()

@@ -6,7 +6,7 @@ use prometheus_client::encoding::{DescriptorEncoder, NoLabelSet};
 use prometheus_client::metrics::MetricType;
 use prometheus_client::registry::Unit;
 
-use crate::figures::{FAMILIES, GAUGES, GroupHidden, Kind, SourceUp, subjects};
+use crate::figures::{FAMILIES, GAUGES, GROUP_FIGURES, GroupHidden, Kind, SourceUp, subjects};
 use crate::registry::Registry;
 
 /// A [`Collector`] that writes the metric families in the
@@ -46,7 +46,7 @@ impl PrometheusCollector {
 
 impl Collector for PrometheusCollector {
     fn encode(&self, mut encoder: DescriptorEncoder<'_>) -> Result<(), std::fmt::Error> {
-        let (subjects, hidden) = subjects(&self.registry);
+        let (subjects, groups) = subjects(&self.registry);
 
         for f in &FAMILIES {
             let kind = match f.kind {
@@ -92,10 +92,32 @@ impl Collector for PrometheusCollector {
             None,
             MetricType::Gauge,
         )?;
-        for (group, hidden) in &hidden {
+        for group in &groups {
             family
-                .encode_family(&[("breaker", group.as_str())])?
-                .encode_gauge(&i64::try_from(*hidden).unwrap_or(i64::MAX))?;
+                .encode_family(&[("breaker", group.name.as_str())])?
+                .encode_gauge(&i64::try_from(group.hidden).unwrap_or(i64::MAX))?;
+        }
+
+        for figure in &GROUP_FIGURES {
+            let kind = if figure.counter {
+                MetricType::Counter
+            } else {
+                MetricType::Gauge
+            };
+            let mut family =
+                encoder.encode_descriptor(figure.prometheus, figure.help, None, kind)?;
+            for group in &groups {
+                // A group that reports no figures of its own exports none.
+                let Some(stats) = &group.stats else { continue };
+                let value = (figure.value)(stats);
+                let labels = [("breaker", group.name.as_str())];
+                let mut series = family.encode_family(&labels)?;
+                if figure.counter {
+                    series.encode_counter::<NoLabelSet, _, u64>(&value, None)?;
+                } else {
+                    series.encode_gauge(&i64::try_from(value).unwrap_or(i64::MAX))?;
+                }
+            }
         }
 
         // Sources are read after the snapshots, outside the figures table:

@@ -149,9 +149,9 @@ fn view(breaker: &Breaker) -> Value {
 }
 
 /// A group: its members at this reading (the overflow breaker first), each
-/// a key and its figures, how many were left out, and its members' latest
-/// transitions (each with its key; no `seconds_ago`: members may read
-/// different clocks).
+/// a key and its figures, how many were left out, its own figures (`null`
+/// if its source gives none), and its members' latest transitions (each
+/// with its key; no `seconds_ago`: members may read different clocks).
 fn group_view(group: &Group) -> Value {
     let read = group.read();
     let members: Vec<Value> = read
@@ -172,6 +172,13 @@ fn group_view(group: &Group) -> Value {
         "name": group.name(),
         "limit": group.limit(),
         "hidden": read.hidden,
+        "stats": read.stats.map(|s| json!({
+            "keys": s.keys,
+            "capacity": s.capacity,
+            "evictions": s.evictions,
+            "overflow_lookups": s.overflow_lookups,
+            "sweeps": s.sweeps,
+        })),
         "members": members,
         "recent_transitions": recent,
     })
