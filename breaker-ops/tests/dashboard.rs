@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, SystemTime};
 
 use breaker_ops::{Health, Registry};
-use support::{app, clock, group_of, post, reporting, serve, silent, trip};
+use support::{app, clock, group_with_stats, post, reporting, serve, silent, trip};
 
 const CHROMIUM: &str = "/usr/bin/chromium";
 
@@ -164,7 +164,30 @@ async fn the_dashboard_shows_a_groups_members_and_keys_as_text() {
         "x.example:443",
         "y.example:443",
     ];
-    let (group, hosts) = group_of(&registry, "upstreams", &keys);
+    // What a keyed map of 1,000 keys reports of itself.
+    let stats = breaker_ops::GroupStats {
+        keys: 412,
+        capacity: 1_000,
+        evictions: 3,
+        overflow_lookups: 0,
+        sweeps: 2,
+    };
+    let (group, hosts) = group_with_stats(&registry, "upstreams", &keys, Some(stats));
+    // Two real transitions, as a member's listener hears them, reported
+    // with their keys (one hostile) in this order.
+    let heard = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let log = heard.clone();
+    let heard_one = breaker_core::CircuitBreaker::<_, 10, _>::with_listener(
+        support::CONFIG,
+        clock(),
+        move |t: breaker_core::Transition| log.lock().unwrap().push(t),
+    );
+    trip(&heard_one);
+    heard_one.reset();
+    let heard = heard.lock().unwrap().clone();
+    assert_eq!(heard.len(), 2, "{heard:?}");
+    group.report_transition(Some(&"api.example:443"), heard[0]);
+    group.report_transition(Some(&HOSTILE), heard[1]);
     trip(&hosts[0]);
     for outcome in [Ok(()), Ok(()), Ok(()), Err("down")] {
         let _ = hosts[1].call(|| outcome);
@@ -226,7 +249,24 @@ async fn the_dashboard_shows_a_groups_members_and_keys_as_text() {
     }
     shows(
         &dom[section..],
-        &["<div class=\"label more\">2 more keys not shown</div>"],
+        &[
+            "<h2>upstreams</h2><div class=\"stats\" title=\"2 sweeps of the full map for idle keys\">412 of 1,000 keys · 3 evicted · 0 overflowed</div>",
+            "<div class=\"label more\">2 more keys not shown</div>",
+        ],
+    );
+    // The group's recent transitions, newest first, keys as text.
+    let transitions = dom[section..]
+        .find("<ol class=\"transitions\">")
+        .map(|at| &dom[section + at..])
+        .unwrap_or_else(|| panic!("no transitions in the group's section:\n{dom}"));
+    let transitions = &transitions[..transitions.find("</ol>").unwrap()];
+    assert_eq!(
+        transitions,
+        format!(
+            "<ol class=\"transitions\">\
+             <li><span class=\"who\">{HOSTILE_TEXT}</span>broken → passing</li>\
+             <li><span class=\"who\">api.example:443</span>passing → broken for 5.0 s</li>"
+        )
     );
     // In export order: the overflow breaker, then those needing attention.
     let at = |key: &str| {

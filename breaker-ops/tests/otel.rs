@@ -165,6 +165,15 @@ fn a_groups_members_carry_their_key_up_to_the_limit() {
     let (group, breakers) = support::group_of(&registry, "shards", &["a", "b", "c"]);
     support::trip(&breakers[1]);
     group.set_limit(2);
+    // A group that reports figures of its own, as a keyed map does.
+    let stats = breaker_ops::GroupStats {
+        keys: 412,
+        capacity: 1_000,
+        evictions: 3,
+        overflow_lookups: 7,
+        sweeps: 2,
+    };
+    support::group_with_stats(&registry, "hosts", &[], Some(stats));
 
     let exporter = InMemoryMetricExporter::default();
     let provider = SdkMeterProvider::builder()
@@ -197,5 +206,19 @@ fn a_groups_members_carry_their_key_up_to_the_limit() {
         .1,
         1.0
     );
+
+    let hosts = [("breaker.name", "hosts")];
+    for (name, unit, value) in [
+        ("breaker.group.keys", "", 412.0),
+        ("breaker.group.capacity", "", 1_000.0),
+        ("breaker.group.evictions", "{key}", 3.0),
+        ("breaker.group.overflow_lookups", "{lookup}", 7.0),
+        ("breaker.group.sweeps", "{sweep}", 2.0),
+    ] {
+        assert_eq!(find(&points, name, &hosts), (unit.to_owned(), value));
+        // A group that reports none exports none.
+        let shards = ("breaker.name".to_owned(), "shards".to_owned());
+        assert!(!points.iter().any(|p| p.0 == name && p.2.contains(&shards)));
+    }
     provider.shutdown().unwrap();
 }

@@ -410,7 +410,13 @@ async fn a_group_members_transitions_carry_its_key_on_the_event_stream() {
     );
     // The group's view keeps them too (the dashboard's "recent transitions"),
     // the last 10, oldest first.
-    let recent = get(addr, "/ops/breakers").await.json()["groups"][0]["recent_transitions"].clone();
+    let view = get(addr, "/ops/breakers").await.json()["groups"][0].clone();
+    assert_eq!(
+        view["stats"],
+        serde_json::Value::Null,
+        "this group reports none"
+    );
+    let recent = view["recent_transitions"].clone();
     assert_eq!(recent[0], events[0].1);
     assert_eq!(recent.as_array().unwrap().len(), 3);
     for i in 0..12 {
@@ -538,4 +544,21 @@ async fn groups_are_listed_with_their_members_up_to_the_limit() {
         ]
     );
     assert_eq!(body["groups"][0]["hidden"], 0);
+    assert_eq!(body["groups"][0]["stats"], json!(null));
+
+    // A group that reports its map's own figures lists them.
+    let stats = breaker_ops::GroupStats {
+        keys: 412,
+        capacity: 1_000,
+        evictions: 3,
+        overflow_lookups: 7,
+        sweeps: 2,
+    };
+    support::group_with_stats(&registry, "hosts", &[], Some(stats));
+    let body = get(addr, "/ops/breakers").await.json();
+    assert_eq!(body["groups"][0]["name"], "hosts");
+    assert_eq!(
+        body["groups"][0]["stats"],
+        json!({"keys": 412, "capacity": 1000, "evictions": 3, "overflow_lookups": 7, "sweeps": 2})
+    );
 }

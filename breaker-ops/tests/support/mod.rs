@@ -228,12 +228,26 @@ pub fn group_of(
     name: &str,
     keys: &[&'static str],
 ) -> (breaker_ops::Group, Vec<Arc<Silent>>) {
+    group_with_stats(registry, name, keys, None)
+}
+
+/// [`group_of`] whose source also reports `stats` as the group's own
+/// figures (as a keyed map does), if any.
+pub fn group_with_stats(
+    registry: &Registry,
+    name: &str,
+    keys: &[&'static str],
+    stats: Option<breaker_ops::GroupStats>,
+) -> (breaker_ops::Group, Vec<Arc<Silent>>) {
     let members: Vec<(&'static str, Arc<Silent>)> =
         keys.iter().map(|&k| (k, silent(clock()))).collect();
     let breakers = members.iter().map(|(_, b)| b.clone()).collect();
     let overflow = silent(clock());
     let group = registry
         .register_group(name, move |list| {
+            if let Some(stats) = stats {
+                list.stats(stats);
+            }
             list.overflow(&*overflow);
             for (key, breaker) in &members {
                 list.add(key, &**breaker);
