@@ -6,20 +6,24 @@ use breaker_core::{Mode, State};
 use crate::group::GroupStats;
 use crate::registry::{Registry, Snapshot};
 
-/// How a family with labelled series is exported.
+/// How a family is exported.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Kind {
-    /// A monotonic count since the breaker was created.
+    /// A monotonic count since the breaker (or the group's map) was created.
     Counter,
     /// One 0/1 series per possible value, 1 for the current one.
     StateSet,
+    /// A whole number now.
+    Gauge,
 }
 
 /// Labels of one series besides `breaker`: (Prometheus label, value).
 pub(crate) type Labels = Vec<(&'static str, &'static str)>;
 
-/// A family of series per breaker, each told apart by its labels.
-pub(crate) struct Family {
+/// A family of series per breaker, each told apart by its labels (`Series`
+/// gives them from a snapshot); or, as [`GroupFamily`], one series per group
+/// (`Series` gives its value from the group's own figures).
+pub(crate) struct Family<Series = fn(&Snapshot) -> Vec<(Labels, u64)>> {
     /// The Prometheus family's name (counters get `_total` from the encoder).
     #[cfg_attr(not(feature = "prometheus"), allow(dead_code))]
     pub(crate) prometheus: &'static str,
@@ -31,9 +35,12 @@ pub(crate) struct Family {
     pub(crate) unit: &'static str,
     pub(crate) kind: Kind,
     pub(crate) help: &'static str,
-    /// Every series of one breaker: its labels and value.
-    pub(crate) series: fn(&Snapshot) -> Vec<(Labels, u64)>,
+    pub(crate) series: Series,
 }
+
+/// A figure of a group's own ([`GroupStats`]): one series per group that
+/// reports them, labelled with the group's name only.
+pub(crate) type GroupFamily = Family<fn(&GroupStats) -> u64>;
 
 pub(crate) const FAMILIES: [Family; 5] = [
     Family {
@@ -253,68 +260,52 @@ impl GroupHidden {
     pub(crate) const HELP: &'static str = "Members of a breaker group (e.g. keyed breakers) not exported at this reading: over the group's limit, or displaying like another";
 }
 
-/// A figure of a group's own ([`GroupStats`]), one series per group that
-/// reports them, labelled with the group's name only.
-pub(crate) struct GroupFigure {
-    /// The Prometheus family's name (counters get `_total` from the encoder).
-    #[cfg_attr(not(feature = "prometheus"), allow(dead_code))]
-    pub(crate) prometheus: &'static str,
-    /// The OpenTelemetry instrument's name.
-    #[cfg_attr(not(feature = "opentelemetry"), allow(dead_code))]
-    pub(crate) otel: &'static str,
-    /// The OpenTelemetry unit (counters only).
-    #[cfg_attr(not(feature = "opentelemetry"), allow(dead_code))]
-    pub(crate) unit: &'static str,
-    /// A count since the group's map was made (else a gauge).
-    pub(crate) counter: bool,
-    pub(crate) help: &'static str,
-    pub(crate) value: fn(&GroupStats) -> u64,
-}
-
-pub(crate) const GROUP_FIGURES: [GroupFigure; 5] = [
-    GroupFigure {
+pub(crate) const GROUP_FAMILIES: [GroupFamily; 5] = [
+    Family {
         prometheus: "breaker_group_keys",
         otel: "breaker.group.keys",
         unit: "",
-        counter: false,
+        kind: Kind::Gauge,
         help: "Keys in a breaker group's map (e.g. keyed breakers) now",
-        value: |s| s.keys as u64,
+        series: |s| s.keys as u64,
     },
-    GroupFigure {
+    Family {
         prometheus: "breaker_group_capacity",
         otel: "breaker.group.capacity",
         unit: "",
-        counter: false,
+        kind: Kind::Gauge,
         help: "The most keys a breaker group's map holds; when full, new keys evict idle ones or share the overflow breaker",
-        value: |s| s.capacity as u64,
+        series: |s| s.capacity as u64,
     },
-    GroupFigure {
+    Family {
         prometheus: "breaker_group_evictions",
         otel: "breaker.group.evictions",
         unit: "{key}",
-        counter: true,
+        kind: Kind::Counter,
         help: "Keys evicted from a breaker group's full map to make room for new ones",
-        value: |s| s.evictions,
+        series: |s| s.evictions,
     },
-    GroupFigure {
+    Family {
         prometheus: "breaker_group_overflow_lookups",
         otel: "breaker.group.overflow_lookups",
         unit: "{lookup}",
-        counter: true,
+        kind: Kind::Counter,
         help: "Lookups of a key not in a breaker group's full map, answered with the shared overflow breaker (nothing could be evicted)",
-        value: |s| s.overflow_lookups,
+        series: |s| s.overflow_lookups,
     },
-    GroupFigure {
+    Family {
         prometheus: "breaker_group_sweeps",
         otel: "breaker.group.sweeps",
         unit: "{sweep}",
-        counter: true,
+        kind: Kind::Counter,
         help: "Sweeps of a breaker group's full map for idle keys to evict",
-        value: |s| s.sweeps,
+        series: |s| s.sweeps,
     },
 ];
 
-/// A group at one reading, for the figures of its own.
+/// A group at one reading, for the figures of its own (OpenTelemetry's
+/// callbacks read each group themselves).
+#[cfg_attr(not(feature = "prometheus"), allow(dead_code))]
 pub(crate) struct GroupReading {
     pub(crate) name: String,
     pub(crate) hidden: usize,

@@ -6,7 +6,9 @@ use std::fmt;
 use opentelemetry::KeyValue;
 use opentelemetry::metrics::{Meter, ObservableCounter, ObservableGauge};
 
-use crate::figures::{FAMILIES, GAUGES, GROUP_FIGURES, GroupHidden, Kind, SourceUp, subjects};
+use crate::figures::{
+    FAMILIES, Family, GAUGES, GROUP_FAMILIES, GroupHidden, Kind, SourceUp, subjects,
+};
 use crate::registry::{Registry, Snapshot};
 
 /// The OpenTelemetry attribute for a Prometheus label: namespaced.
@@ -19,6 +21,36 @@ fn attribute(label: &'static str) -> &'static str {
         "breaker" => "breaker.name",
         "key" => "breaker.key",
         other => other,
+    }
+}
+
+/// Builds the instrument for `family`, whose series `observe` gives (their
+/// values and attributes) when the SDK collects.
+fn instrument<S>(
+    meter: &Meter,
+    family: &Family<S>,
+    observe: impl Fn(&mut dyn FnMut(u64, &[KeyValue])) + Send + Sync + 'static,
+    counters: &mut Vec<ObservableCounter<u64>>,
+    gauges: &mut Vec<ObservableGauge<i64>>,
+) {
+    match family.kind {
+        Kind::Counter => counters.push(
+            meter
+                .u64_observable_counter(family.otel)
+                .with_description(family.help)
+                .with_unit(family.unit)
+                .with_callback(move |o| observe(&mut |v, a| o.observe(v, a)))
+                .build(),
+        ),
+        Kind::StateSet | Kind::Gauge => gauges.push(
+            meter
+                .i64_observable_gauge(family.otel)
+                .with_description(family.help)
+                .with_callback(move |o| {
+                    observe(&mut |v, a| o.observe(i64::try_from(v).unwrap_or(i64::MAX), a))
+                })
+                .build(),
+        ),
     }
 }
 
@@ -85,23 +117,7 @@ pub fn register_instruments(meter: &Meter, registry: Registry) -> Instruments {
                 }
             })
         };
-        match family.kind {
-            Kind::Counter => counters.push(
-                meter
-                    .u64_observable_counter(family.otel)
-                    .with_description(family.help)
-                    .with_unit(family.unit)
-                    .with_callback(move |o| observe(&mut |v, a| o.observe(v, a)))
-                    .build(),
-            ),
-            Kind::StateSet => states.push(
-                meter
-                    .i64_observable_gauge(family.otel)
-                    .with_description(family.help)
-                    .with_callback(move |o| observe(&mut |v, a| o.observe(v as i64, a)))
-                    .build(),
-            ),
-        }
+        instrument(meter, family, observe, &mut counters, &mut states);
     }
 
     let r = registry.clone();
@@ -140,40 +156,19 @@ pub fn register_instruments(meter: &Meter, registry: Registry) -> Instruments {
             .build(),
     );
 
-    for figure in &GROUP_FIGURES {
+    for family in &GROUP_FAMILIES {
         let r = registry.clone();
-        let value = figure.value;
+        let value = family.series;
         // Each group that reports figures of its own: its name and value.
         let observe = move |f: &mut dyn FnMut(u64, &[KeyValue])| {
             for group in r.groups() {
                 if let Some(stats) = group.read().stats {
-                    f(
-                        value(&stats),
-                        &[KeyValue::new("breaker.name", group.name().to_owned())],
-                    );
+                    let name = KeyValue::new("breaker.name", group.name().to_owned());
+                    f(value(&stats), &[name]);
                 }
             }
         };
-        if figure.counter {
-            counters.push(
-                meter
-                    .u64_observable_counter(figure.otel)
-                    .with_description(figure.help)
-                    .with_unit(figure.unit)
-                    .with_callback(move |o| observe(&mut |v, a| o.observe(v, a)))
-                    .build(),
-            );
-        } else {
-            states.push(
-                meter
-                    .i64_observable_gauge(figure.otel)
-                    .with_description(figure.help)
-                    .with_callback(move |o| {
-                        observe(&mut |v, a| o.observe(i64::try_from(v).unwrap_or(i64::MAX), a))
-                    })
-                    .build(),
-            );
-        }
+        instrument(meter, family, observe, &mut counters, &mut states);
     }
 
     let gauges = GAUGES

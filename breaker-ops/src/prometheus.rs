@@ -6,7 +6,9 @@ use prometheus_client::encoding::{DescriptorEncoder, NoLabelSet};
 use prometheus_client::metrics::MetricType;
 use prometheus_client::registry::Unit;
 
-use crate::figures::{FAMILIES, GAUGES, GROUP_FIGURES, GroupHidden, Kind, SourceUp, subjects};
+use crate::figures::{
+    FAMILIES, Family, GAUGES, GROUP_FAMILIES, GroupHidden, Kind, SourceUp, subjects,
+};
 use crate::registry::Registry;
 
 /// A [`Collector`] that writes the metric families in the
@@ -49,26 +51,19 @@ impl Collector for PrometheusCollector {
         let (subjects, groups) = subjects(&self.registry);
 
         for f in &FAMILIES {
-            let kind = match f.kind {
-                Kind::Counter => MetricType::Counter,
-                // Written the way Prometheus exporters write enums: a gauge
-                // series per value (prometheus-client has no StateSet yet).
-                Kind::StateSet => MetricType::Gauge,
-            };
-            let mut family = encoder.encode_descriptor(f.prometheus, f.help, None, kind)?;
-            for subject in &subjects {
-                for (series_labels, value) in (f.series)(&subject.snapshot) {
-                    let mut labels = subject.labels();
-                    labels.extend(series_labels);
-                    let mut series = family.encode_family(&labels)?;
-                    match f.kind {
-                        Kind::Counter => {
-                            series.encode_counter::<NoLabelSet, _, u64>(&value, None)?
-                        }
-                        Kind::StateSet => series.encode_gauge(&value)?,
-                    }
-                }
-            }
+            write(
+                &mut encoder,
+                f,
+                subjects.iter().flat_map(|subject| {
+                    (f.series)(&subject.snapshot)
+                        .into_iter()
+                        .map(|(series_labels, value)| {
+                            let mut labels = subject.labels();
+                            labels.extend(series_labels);
+                            (labels, value)
+                        })
+                }),
+            )?;
         }
 
         for gauge in GAUGES {
@@ -98,26 +93,16 @@ impl Collector for PrometheusCollector {
                 .encode_gauge(&i64::try_from(group.hidden).unwrap_or(i64::MAX))?;
         }
 
-        for figure in &GROUP_FIGURES {
-            let kind = if figure.counter {
-                MetricType::Counter
-            } else {
-                MetricType::Gauge
-            };
-            let mut family =
-                encoder.encode_descriptor(figure.prometheus, figure.help, None, kind)?;
-            for group in &groups {
-                // A group that reports no figures of its own exports none.
-                let Some(stats) = &group.stats else { continue };
-                let value = (figure.value)(stats);
-                let labels = [("breaker", group.name.as_str())];
-                let mut series = family.encode_family(&labels)?;
-                if figure.counter {
-                    series.encode_counter::<NoLabelSet, _, u64>(&value, None)?;
-                } else {
-                    series.encode_gauge(&i64::try_from(value).unwrap_or(i64::MAX))?;
-                }
-            }
+        for f in &GROUP_FAMILIES {
+            // A group that reports no figures of its own exports none.
+            write(
+                &mut encoder,
+                f,
+                groups.iter().filter_map(|group| {
+                    let stats = group.stats.as_ref()?;
+                    Some((vec![("breaker", group.name.as_str())], (f.series)(stats)))
+                }),
+            )?;
         }
 
         // Sources are read after the snapshots, outside the figures table:
@@ -137,6 +122,29 @@ impl Collector for PrometheusCollector {
         }
         Ok(())
     }
+}
+
+/// Writes the family `f` with these series: their labels and values.
+fn write<'a, S>(
+    encoder: &mut DescriptorEncoder<'_>,
+    f: &Family<S>,
+    series: impl Iterator<Item = (Vec<(&'static str, &'a str)>, u64)>,
+) -> Result<(), std::fmt::Error> {
+    let kind = match f.kind {
+        Kind::Counter => MetricType::Counter,
+        // A state set is written the way Prometheus exporters write enums:
+        // a gauge series per value (prometheus-client has no StateSet yet).
+        Kind::StateSet | Kind::Gauge => MetricType::Gauge,
+    };
+    let mut family = encoder.encode_descriptor(f.prometheus, f.help, None, kind)?;
+    for (labels, value) in series {
+        let mut series = family.encode_family(&labels)?;
+        match f.kind {
+            Kind::Counter => series.encode_counter::<NoLabelSet, _, u64>(&value, None)?,
+            Kind::StateSet | Kind::Gauge => series.encode_gauge(&value)?,
+        }
+    }
+    Ok(())
 }
 
 /// The whole Prometheus text for `registry`: OpenMetrics 1.0 when

@@ -164,15 +164,7 @@ async fn the_dashboard_shows_a_groups_members_and_keys_as_text() {
         "x.example:443",
         "y.example:443",
     ];
-    // What a keyed map of 1,000 keys reports of itself.
-    let stats = breaker_ops::GroupStats {
-        keys: 412,
-        capacity: 1_000,
-        evictions: 3,
-        overflow_lookups: 0,
-        sweeps: 2,
-    };
-    let (group, hosts) = group_with_stats(&registry, "upstreams", &keys, Some(stats));
+    let (group, hosts) = group_with_stats(&registry, "upstreams", &keys, Some(support::MAP_STATS));
     // Two real transitions, as a member's listener hears them, reported
     // with their keys (one hostile) in this order.
     let heard = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
@@ -250,7 +242,7 @@ async fn the_dashboard_shows_a_groups_members_and_keys_as_text() {
     shows(
         &dom[section..],
         &[
-            "<h2>upstreams</h2><div class=\"stats\" title=\"2 sweeps of the full map for idle keys\">412 of 1,000 keys · 3 evicted · 0 overflowed</div>",
+            "<h2>upstreams</h2><div class=\"stats\" title=\"2 sweeps of the full map for idle keys\">412 of 1,000 keys · 3 evicted · 7 overflowed</div>",
             "<div class=\"label more\">2 more keys not shown</div>",
         ],
     );

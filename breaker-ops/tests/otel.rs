@@ -166,14 +166,7 @@ fn a_groups_members_carry_their_key_up_to_the_limit() {
     support::trip(&breakers[1]);
     group.set_limit(2);
     // A group that reports figures of its own, as a keyed map does.
-    let stats = breaker_ops::GroupStats {
-        keys: 412,
-        capacity: 1_000,
-        evictions: 3,
-        overflow_lookups: 7,
-        sweeps: 2,
-    };
-    support::group_with_stats(&registry, "hosts", &[], Some(stats));
+    support::group_with_stats(&registry, "hosts", &[], Some(support::MAP_STATS));
 
     let exporter = InMemoryMetricExporter::default();
     let provider = SdkMeterProvider::builder()

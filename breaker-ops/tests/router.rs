@@ -547,14 +547,7 @@ async fn groups_are_listed_with_their_members_up_to_the_limit() {
     assert_eq!(body["groups"][0]["stats"], json!(null));
 
     // A group that reports its map's own figures lists them.
-    let stats = breaker_ops::GroupStats {
-        keys: 412,
-        capacity: 1_000,
-        evictions: 3,
-        overflow_lookups: 7,
-        sweeps: 2,
-    };
-    support::group_with_stats(&registry, "hosts", &[], Some(stats));
+    support::group_with_stats(&registry, "hosts", &[], Some(support::MAP_STATS));
     let body = get(addr, "/ops/breakers").await.json();
     assert_eq!(body["groups"][0]["name"], "hosts");
     assert_eq!(
