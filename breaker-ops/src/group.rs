@@ -180,7 +180,7 @@ pub struct GroupView {
 /// What a group holding its members in a bounded map (breaker-keyed's
 /// `KeyedBreakers`) reports of the map itself, at each reading: whether it
 /// is full, and what being full has cost. Exported per group, labelled with
-/// the group's name only (see the [crate docs](crate#prometheus)).
+/// the group's name only (see the [crate docs](crate#a-groups-own-figures)).
 ///
 /// Build it with `..Default::default()` for the figures a source does not
 /// keep (they export as 0); a source that gives none at all exports none.
