@@ -15,6 +15,20 @@ use support::{calls, modes, results, scene, states};
 /// One exported data point: (instrument, unit, sorted attributes, value).
 type Point = (String, String, Vec<(String, String)>, f64);
 
+/// Registers the instruments for `registry` with an in-memory exporter and
+/// collects once: every data point.
+fn collect(registry: &breaker_ops::Registry) -> Vec<Point> {
+    let exporter = InMemoryMetricExporter::default();
+    let provider = SdkMeterProvider::builder()
+        .with_reader(PeriodicReader::builder(exporter.clone()).build())
+        .build();
+    let _instruments = breaker_ops::register_instruments(&provider.meter("test"), registry.clone());
+    provider.force_flush().unwrap();
+    let points = points(&exporter.get_finished_metrics().unwrap());
+    provider.shutdown().unwrap();
+    points
+}
+
 /// Every exported data point.
 fn points(metrics: &[ResourceMetrics]) -> Vec<Point> {
     let mut out = Vec::new();
@@ -80,13 +94,7 @@ fn observable_instruments_report_each_breakers_snapshot() {
         })
         .unwrap();
 
-    let exporter = InMemoryMetricExporter::default();
-    let provider = SdkMeterProvider::builder()
-        .with_reader(PeriodicReader::builder(exporter.clone()).build())
-        .build();
-    let _instruments = breaker_ops::register_instruments(&provider.meter("test"), registry.clone());
-    provider.force_flush().unwrap();
-    let points = points(&exporter.get_finished_metrics().unwrap());
+    let points = collect(&registry);
 
     for (&name, m) in &metrics {
         let b = ("breaker.name", name);
@@ -156,7 +164,6 @@ fn observable_instruments_report_each_breakers_snapshot() {
     }
     let sources = points.iter().filter(|p| p.0 == "breaker.source.up").count();
     assert_eq!(sources, 2, "only the breaker with sources has series");
-    provider.shutdown().unwrap();
 }
 
 #[test]
@@ -168,13 +175,7 @@ fn a_groups_members_carry_their_key_up_to_the_limit() {
     // A group that reports figures of its own, as a keyed map does.
     support::group_with_stats(&registry, "hosts", &[], Some(support::MAP_STATS));
 
-    let exporter = InMemoryMetricExporter::default();
-    let provider = SdkMeterProvider::builder()
-        .with_reader(PeriodicReader::builder(exporter.clone()).build())
-        .build();
-    let _instruments = breaker_ops::register_instruments(&provider.meter("test"), registry.clone());
-    provider.force_flush().unwrap();
-    let points = points(&exporter.get_finished_metrics().unwrap());
+    let points = collect(&registry);
 
     let member = |key| [("breaker.name", "shards"), ("breaker.key", key)];
     // The broken one first, then "a" in key order; "c" is over the limit.
@@ -213,5 +214,4 @@ fn a_groups_members_carry_their_key_up_to_the_limit() {
         let shards = ("breaker.name".to_owned(), "shards".to_owned());
         assert!(!points.iter().any(|p| p.0 == name && p.2.contains(&shards)));
     }
-    provider.shutdown().unwrap();
 }
