@@ -154,9 +154,14 @@ impl<const B: usize> Window<B> {
     }
 
     /// Bucket `index`'s round (`(index / B) mod 1024`) and slot (`index % B`).
+    ///
+    /// The slot is taken `% B` once more, which changes nothing: on 64-bit
+    /// targets the compiler folds it away, and on 32-bit ones it proves the
+    /// slot in bounds, so no bounds check (and no panic formatting, about
+    /// 0.2 KiB of flash) is linked.
     const fn ring(index: u64) -> (u64, usize) {
         let (lap, slot) = div_rem(index, B as u16);
-        (lap & ROUND_MASK, slot as usize)
+        (lap & ROUND_MASK, slot as usize % B)
     }
 
     /// The common case of [`record`](Self::record): time `time` falls in the
