@@ -82,7 +82,9 @@ const fn by_restoring(n: u64, d: u64) -> u64 {
 )]
 #[inline(never)]
 const fn by_halfwords(n: u64, d: u16) -> (u64, u64) {
-    let d = d as u32;
+    // `d` is never 0 (see `div_rem`); saying so lets the compiler drop the
+    // division-by-zero panic and its message.
+    let d = if d == 0 { 1 } else { d as u32 };
     let (mut quotient, mut remainder) = (0u64, 0u32);
     let mut shift = 64;
     while shift > 0 {
