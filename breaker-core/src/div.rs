@@ -12,14 +12,21 @@
 
 use core::time::Duration;
 
+/// Whether `u64` (and `u128`) division must be avoided here: on 32-bit
+/// targets, and on a host built with `--cfg breaker_32bit`. The one place the
+/// rule is written; the functions below branch on it, and the compiler drops
+/// the branch not taken.
+const NARROW: bool = cfg!(any(not(target_pointer_width = "64"), breaker_32bit));
+
 /// `(n / d, n % d)`. `d` is not zero (the callers divide by constants and by
 /// the bucket count, which `Config` keeps in `1..=MAX_BUCKETS`).
 #[inline(always)]
 pub(crate) const fn div_rem(n: u64, d: u16) -> (u64, u64) {
-    #[cfg(not(any(not(target_pointer_width = "64"), breaker_32bit)))]
-    return (n / d as u64, n % d as u64);
-    #[cfg(any(not(target_pointer_width = "64"), breaker_32bit))]
-    return by_halfwords(n, d);
+    if NARROW {
+        by_halfwords(n, d)
+    } else {
+        (n / d as u64, n % d as u64)
+    }
 }
 
 /// `Duration::from_nanos(n)`, whose division by 10^9 is a `u64` division:
@@ -27,12 +34,11 @@ pub(crate) const fn div_rem(n: u64, d: u16) -> (u64, u64) {
 /// line on 32-bit targets: rejections and transitions share one copy.
 #[cfg_attr(any(not(target_pointer_width = "64"), breaker_32bit), inline(never))]
 pub(crate) const fn duration_from_nanos(n: u64) -> Duration {
-    #[cfg(not(any(not(target_pointer_width = "64"), breaker_32bit)))]
-    return Duration::from_nanos(n);
-    #[cfg(any(not(target_pointer_width = "64"), breaker_32bit))]
-    {
+    if NARROW {
         let seconds = div_rem(div_rem(n >> 9, 15_625).0, 125).0;
         Duration::new(seconds, (n - seconds * 1_000_000_000) as u32)
+    } else {
+        Duration::from_nanos(n)
     }
 }
 
@@ -45,18 +51,15 @@ pub(crate) const fn duration_from_nanos(n: u64) -> Duration {
 /// Recovering path that runs it.
 #[inline(always)]
 pub(crate) const fn fraction_q32(n: u64, d: u64) -> u64 {
-    #[cfg(not(any(not(target_pointer_width = "64"), breaker_32bit)))]
-    return (((n as u128) << 32) / d as u128) as u64;
-    #[cfg(any(not(target_pointer_width = "64"), breaker_32bit))]
-    return by_restoring(n, d);
+    if NARROW {
+        by_restoring(n, d)
+    } else {
+        (((n as u128) << 32) / d as u128) as u64
+    }
 }
 
 /// [`fraction_q32`] one quotient bit at a time: `remainder` stays below `d`,
 /// so doubling it never overflows (`d <= 2^63`).
-#[cfg_attr(
-    not(any(not(target_pointer_width = "64"), breaker_32bit)),
-    allow(dead_code)
-)]
 const fn by_restoring(n: u64, d: u64) -> u64 {
     let (mut quotient, mut remainder) = (0u64, n);
     let mut bit = 0;
@@ -76,10 +79,6 @@ const fn by_restoring(n: u64, d: u64) -> u64 {
 /// (< 2^16), so it and the next 16 bits fit a `u32`.
 ///
 /// Out of line: one copy of the loop is smaller than one per caller.
-#[cfg_attr(
-    not(any(not(target_pointer_width = "64"), breaker_32bit)),
-    allow(dead_code)
-)]
 #[inline(never)]
 const fn by_halfwords(n: u64, d: u16) -> (u64, u64) {
     // `d` is never 0 (see `div_rem`); saying so lets the compiler drop the
