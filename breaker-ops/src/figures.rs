@@ -38,9 +38,10 @@ pub(crate) struct Family<Series = fn(&Snapshot) -> Vec<(Labels, u64)>> {
     pub(crate) series: Series,
 }
 
-/// A figure of a group's own ([`GroupStats`]): one series per group that
-/// reports them, labelled with the group's name only.
-pub(crate) type GroupFamily = Family<fn(&GroupStats) -> u64>;
+/// A figure of a group's own (from its reading): one series per group,
+/// labelled with the group's name only; none for a group whose source does
+/// not give that figure (`Series` gives `None`).
+pub(crate) type GroupFamily = Family<fn(&GroupReading) -> Option<u64>>;
 
 pub(crate) const FAMILIES: [Family; 5] = [
     Family {
@@ -248,26 +249,22 @@ impl SourceUp {
     pub(crate) const HELP: &'static str = "1 if the source (something the breaker relies on besides its dependency, e.g. its fleet's Redis link) is up, 0 if down";
 }
 
-/// A group's gauge: its members left out of this reading (over the limit).
-/// Outside the tables above because it is per group, not per member.
-pub(crate) struct GroupHidden;
-
-impl GroupHidden {
-    #[cfg_attr(not(feature = "prometheus"), allow(dead_code))]
-    pub(crate) const PROMETHEUS: &'static str = "breaker_group_hidden";
-    #[cfg_attr(not(feature = "opentelemetry"), allow(dead_code))]
-    pub(crate) const OTEL: &'static str = "breaker.group.hidden";
-    pub(crate) const HELP: &'static str = "Members of a breaker group (e.g. keyed breakers) not exported at this reading: over the group's limit, or displaying like another";
-}
-
-pub(crate) const GROUP_FAMILIES: [GroupFamily; 5] = [
+pub(crate) const GROUP_FAMILIES: [GroupFamily; 6] = [
+    Family {
+        prometheus: "breaker_group_hidden",
+        otel: "breaker.group.hidden",
+        unit: "",
+        kind: Kind::Gauge,
+        help: "Members of a breaker group (e.g. keyed breakers) not exported at this reading: over the group's limit, or displaying like another",
+        series: |g| Some(g.hidden as u64),
+    },
     Family {
         prometheus: "breaker_group_keys",
         otel: "breaker.group.keys",
         unit: "",
         kind: Kind::Gauge,
         help: "Keys in a breaker group's map (e.g. keyed breakers) now",
-        series: |s| s.keys as u64,
+        series: |g| g.stats.map(|s| s.keys as u64),
     },
     Family {
         prometheus: "breaker_group_capacity",
@@ -275,7 +272,7 @@ pub(crate) const GROUP_FAMILIES: [GroupFamily; 5] = [
         unit: "",
         kind: Kind::Gauge,
         help: "The most keys a breaker group's map holds; when full, new keys evict idle ones or share the overflow breaker",
-        series: |s| s.capacity as u64,
+        series: |g| g.stats.map(|s| s.capacity as u64),
     },
     Family {
         prometheus: "breaker_group_evictions",
@@ -283,7 +280,7 @@ pub(crate) const GROUP_FAMILIES: [GroupFamily; 5] = [
         unit: "{key}",
         kind: Kind::Counter,
         help: "Keys evicted from a breaker group's full map to make room for new ones",
-        series: |s| s.evictions,
+        series: |g| g.stats.map(|s| s.evictions),
     },
     Family {
         prometheus: "breaker_group_overflow_lookups",
@@ -291,7 +288,7 @@ pub(crate) const GROUP_FAMILIES: [GroupFamily; 5] = [
         unit: "{lookup}",
         kind: Kind::Counter,
         help: "Lookups of a key not in a breaker group's full map, answered with the shared overflow breaker (nothing could be evicted)",
-        series: |s| s.overflow_lookups,
+        series: |g| g.stats.map(|s| s.overflow_lookups),
     },
     Family {
         prometheus: "breaker_group_sweeps",
@@ -299,13 +296,12 @@ pub(crate) const GROUP_FAMILIES: [GroupFamily; 5] = [
         unit: "{sweep}",
         kind: Kind::Counter,
         help: "Sweeps of a breaker group's full map for idle keys to evict",
-        series: |s| s.sweeps,
+        series: |g| g.stats.map(|s| s.sweeps),
     },
 ];
 
-/// A group at one reading, for the figures of its own (OpenTelemetry's
-/// callbacks read each group themselves).
-#[cfg_attr(not(feature = "prometheus"), allow(dead_code))]
+/// A group at one reading, for the figures of its own
+/// ([`GROUP_FAMILIES`]).
 pub(crate) struct GroupReading {
     pub(crate) name: String,
     pub(crate) hidden: usize,

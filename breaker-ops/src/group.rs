@@ -150,13 +150,7 @@ impl Group {
     /// The members now: the overflow breaker first, then up to
     /// [`limit`](Self::limit) others in export order.
     pub fn read(&self) -> GroupView {
-        let mut members = Members {
-            limit: self.limit(),
-            kept: Vec::new(),
-            listed: 0,
-            overflow: None,
-            stats: None,
-        };
+        let mut members = Members::new(self.limit());
         (self.source)(&mut members);
         members.finish()
     }
@@ -238,6 +232,16 @@ struct Candidate {
 }
 
 impl Members {
+    fn new(limit: usize) -> Members {
+        Members {
+            limit,
+            kept: Vec::new(),
+            listed: 0,
+            overflow: None,
+            stats: None,
+        }
+    }
+
     /// Lists one member: `key` (as it displays) and its breaker.
     pub fn add<C: Clock, const N: usize, L: Listener>(
         &mut self,
@@ -415,6 +419,25 @@ mod tests {
         let label = key_label(&accents);
         assert_eq!(label.len(), KEPT_OF_LONG_KEY - 1 + 3 + 16);
         assert!(label.starts_with(&"é".repeat(KEPT_OF_LONG_KEY / 2)));
+    }
+
+    #[test]
+    fn a_reading_holds_at_most_twice_the_limit_however_many_members() {
+        let clock = breaker_core::MockClock::new();
+        let config = breaker_core::Config::new(0.5, std::time::Duration::from_secs(10));
+        let breaker: CircuitBreaker<_, 10, _> =
+            CircuitBreaker::with_listener(config, &clock, breaker_core::NoListener);
+        let mut members = Members::new(3);
+        let mut most_kept = 0;
+        for i in 0..1_000 {
+            members.add(&i, &breaker);
+            most_kept = most_kept.max(members.kept.len());
+        }
+        assert_eq!(most_kept, 6);
+        let view = members.finish();
+        let keys: Vec<&str> = view.members.iter().map(|m| m.key.as_str()).collect();
+        assert_eq!(keys, ["0", "1", "10"], "the first in key label order");
+        assert_eq!(view.hidden, 997);
     }
 
     #[test]

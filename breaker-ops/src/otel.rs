@@ -6,9 +6,7 @@ use std::fmt;
 use opentelemetry::KeyValue;
 use opentelemetry::metrics::{Meter, ObservableCounter, ObservableGauge};
 
-use crate::figures::{
-    FAMILIES, Family, GAUGES, GROUP_FAMILIES, GroupHidden, Kind, SourceUp, subjects,
-};
+use crate::figures::{FAMILIES, Family, GAUGES, GROUP_FAMILIES, Kind, SourceUp, subjects};
 use crate::registry::{Registry, Snapshot};
 
 /// The OpenTelemetry attribute for a Prometheus label: namespaced.
@@ -139,32 +137,14 @@ pub fn register_instruments(meter: &Meter, registry: Registry) -> Instruments {
             .build(),
     );
 
-    let r = registry.clone();
-    states.push(
-        meter
-            .i64_observable_gauge(GroupHidden::OTEL)
-            .with_description(GroupHidden::HELP)
-            .with_callback(move |observer| {
-                for group in r.groups() {
-                    let hidden = i64::try_from(group.read().hidden).unwrap_or(i64::MAX);
-                    observer.observe(
-                        hidden,
-                        &[KeyValue::new("breaker.name", group.name().to_owned())],
-                    );
-                }
-            })
-            .build(),
-    );
-
     for family in &GROUP_FAMILIES {
         let r = registry.clone();
         let value = family.series;
-        // Each group that reports figures of its own: its name and value.
+        // Each group that gives this figure: its name and value.
         let observe = move |f: &mut dyn FnMut(u64, &[KeyValue])| {
-            for group in r.groups() {
-                if let Some(stats) = group.read().stats {
-                    let name = KeyValue::new("breaker.name", group.name().to_owned());
-                    f(value(&stats), &[name]);
+            for group in subjects(&r).1 {
+                if let Some(v) = value(&group) {
+                    f(v, &[KeyValue::new("breaker.name", group.name)]);
                 }
             }
         };

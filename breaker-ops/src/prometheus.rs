@@ -6,9 +6,7 @@ use prometheus_client::encoding::{DescriptorEncoder, NoLabelSet};
 use prometheus_client::metrics::MetricType;
 use prometheus_client::registry::Unit;
 
-use crate::figures::{
-    FAMILIES, Family, GAUGES, GROUP_FAMILIES, GroupHidden, Kind, SourceUp, subjects,
-};
+use crate::figures::{FAMILIES, Family, GAUGES, GROUP_FAMILIES, Kind, SourceUp, subjects};
 use crate::registry::Registry;
 
 /// A [`Collector`] that writes the metric families in the
@@ -81,26 +79,12 @@ impl Collector for PrometheusCollector {
             }
         }
 
-        let mut family = encoder.encode_descriptor(
-            GroupHidden::PROMETHEUS,
-            GroupHidden::HELP,
-            None,
-            MetricType::Gauge,
-        )?;
-        for group in &groups {
-            family
-                .encode_family(&[("breaker", group.name.as_str())])?
-                .encode_gauge(&i64::try_from(group.hidden).unwrap_or(i64::MAX))?;
-        }
-
         for f in &GROUP_FAMILIES {
-            // A group that reports no figures of its own exports none.
             write(
                 &mut encoder,
                 f,
                 groups.iter().filter_map(|group| {
-                    let stats = group.stats.as_ref()?;
-                    Some((vec![("breaker", group.name.as_str())], (f.series)(stats)))
+                    Some((vec![("breaker", group.name.as_str())], (f.series)(group)?))
                 }),
             )?;
         }

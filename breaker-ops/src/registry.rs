@@ -137,15 +137,7 @@ impl Registry {
         C: Clock + 'static,
         L: Listener + 'static,
     {
-        check_name(name)?;
-        let mut breakers = self
-            .shared
-            .breakers
-            .write()
-            .unwrap_or_else(PoisonError::into_inner);
-        if breakers.contains_key(name) || self.read_groups().contains_key(name) {
-            return Err(RegisterError::Duplicate(name.to_owned()));
-        }
+        let mut breakers = self.claim(name)?;
         let name: Arc<str> = Arc::from(name);
         let handle: Arc<dyn Erased> = Arc::new(Held(breaker));
         // Reading the state starts a `const`-built breaker that has not been
@@ -232,23 +224,15 @@ impl Registry {
         name: &str,
         members: impl Fn(&mut Members) + Send + Sync + 'static,
     ) -> Result<Group, RegisterError> {
-        check_name(name)?;
-        let breakers = self
-            .shared
-            .breakers
-            .write()
-            .unwrap_or_else(PoisonError::into_inner);
-        let mut groups = self
-            .shared
-            .groups
-            .write()
-            .unwrap_or_else(PoisonError::into_inner);
-        if breakers.contains_key(name) || groups.contains_key(name) {
-            return Err(RegisterError::Duplicate(name.to_owned()));
-        }
+        // Held until the group is in: nobody takes the name meanwhile.
+        let _breakers = self.claim(name)?;
         let name: Arc<str> = Arc::from(name);
         let group = Group::new(name.clone(), Arc::new(members), self.shared.events.clone());
-        groups.insert(name, group.clone());
+        self.shared
+            .groups
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(name, group.clone());
         Ok(group)
     }
 
@@ -266,6 +250,25 @@ impl Registry {
     /// [`OpsListener`], from now on. Bounded; see [`Transitions`].
     pub fn transitions(&self) -> Transitions {
         Transitions::new(self.shared.events.subscribe())
+    }
+
+    /// The breakers' map, write-locked, once `name` is found valid and free:
+    /// breakers and groups share one namespace (both are `breaker` label
+    /// values), and every registration goes through this lock.
+    fn claim(
+        &self,
+        name: &str,
+    ) -> Result<std::sync::RwLockWriteGuard<'_, BTreeMap<Arc<str>, Breaker>>, RegisterError> {
+        check_name(name)?;
+        let breakers = self
+            .shared
+            .breakers
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        if breakers.contains_key(name) || self.read_groups().contains_key(name) {
+            return Err(RegisterError::Duplicate(name.to_owned()));
+        }
+        Ok(breakers)
     }
 
     fn read(&self) -> std::sync::RwLockReadGuard<'_, BTreeMap<Arc<str>, Breaker>> {

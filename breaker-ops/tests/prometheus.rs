@@ -241,3 +241,49 @@ fn each_source_is_a_gauge_per_breaker_and_source_that_follows_its_health() {
         assert_eq!(value(&scrape, "breaker_source_up", &labels), 0.0);
     }
 }
+
+#[test]
+fn a_groups_members_carry_their_key_label_up_to_the_limit() {
+    let registry = Registry::new();
+    let (group, breakers) = support::group_of(&registry, "shards", &["a", "b", "c"]);
+    support::trip(&breakers[1]);
+    group.set_limit(2);
+    // A group that reports figures of its own, as a keyed map does.
+    support::group_with_stats(&registry, "hosts", &[], Some(support::MAP_STATS));
+
+    let (_, scrape) = scrape(&registry, true);
+
+    // The broken one first, then "a" in key order; "c" is over the limit.
+    for (key, broken) in [("(overflow)", 0.0), ("a", 0.0), ("b", 1.0)] {
+        let labels = [("breaker", "shards"), ("key", key), ("state", "broken")];
+        assert_eq!(value(&scrape, "breaker_state", &labels), broken);
+    }
+    let b = [("breaker", "shards"), ("key", "b")];
+    assert_eq!(value(&scrape, "breaker_trips_total", &b), 1.0);
+    assert!(
+        !scrape
+            .samples
+            .iter()
+            .any(|s| s.labels.get("key") == Some("c"))
+    );
+    let shards = [("breaker", "shards")];
+    let hosts = [("breaker", "hosts")];
+    assert_eq!(value(&scrape, "breaker_group_hidden", &shards), 1.0);
+    assert_eq!(value(&scrape, "breaker_group_hidden", &hosts), 0.0);
+    for (metric, figure) in [
+        ("breaker_group_keys", 412.0),
+        ("breaker_group_capacity", 1_000.0),
+        ("breaker_group_evictions_total", 3.0),
+        ("breaker_group_overflow_lookups_total", 7.0),
+        ("breaker_group_sweeps_total", 2.0),
+    ] {
+        assert_eq!(value(&scrape, metric, &hosts), figure);
+        // A group that reports none exports none.
+        assert!(
+            !scrape
+                .samples
+                .iter()
+                .any(|s| s.metric == metric && s.labels.get("breaker") == Some("shards"))
+        );
+    }
+}
