@@ -390,18 +390,18 @@ fn a_keyed_breakers_transitions_reach_the_registrys_stream_with_group_and_key() 
     roomy.report_to(&registry, "roomy").unwrap();
     roomy.get(long.as_str()).force_open();
     let event = next_event(&mut stream).expect("one event").expect("no lag");
-    let label = roomy.report_to(&Registry::new(), "again").unwrap_err();
+    let key = event.key.expect("a key");
+    assert_eq!(key.len(), 128);
+    assert!(key.starts_with(&"x".repeat(109)));
+
     assert_eq!(
-        label,
+        roomy.report_to(&Registry::new(), "again").unwrap_err(),
         breaker_ops::RegisterError::ListenerTaken {
             name: "again".to_owned(),
             registered_as: "roomy".to_owned(),
         },
         "a map reports its transitions to one registry"
     );
-    let key = event.key.expect("a key");
-    assert_eq!(key.len(), 128);
-    assert!(key.starts_with(&"x".repeat(109)));
 }
 
 /// Two `report_to` calls on one map at once: one wins, and the other
