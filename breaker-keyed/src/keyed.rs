@@ -244,6 +244,8 @@ impl<K, C, const N: usize, S> Builder<K, C, N, S> {
         let hearers = Arc::new(Hearers {
             listener,
             reporter: OnceLock::new(),
+            #[cfg(feature = "ops")]
+            reporting: Mutex::new(()),
             make_hook: hook.map(OnceLock::from).unwrap_or_default(),
         });
         let overflow = KeyedBreaker::new(overflow, true);
@@ -515,23 +517,21 @@ where
 
     /// Makes `hear` (the group `name`) hear every breaker's transitions
     /// from now on, with its key: those made from now on, and those already
-    /// in the map. `Err` with the group it reports to already, if any (a
-    /// map reports to one).
+    /// in the map. The caller holds `hearers.reporting` and has seen no
+    /// reporter yet.
     #[cfg(feature = "ops")]
-    pub(crate) fn start_reporting(&self, name: &str, hear: Box<Hear<K>>) -> Result<(), String>
+    pub(crate) fn start_reporting(&self, name: &str, hear: Box<Hear<K>>)
     where
         K: Clone + Send + Sync + 'static,
     {
-        if self.hearers.reporter.set((name.to_owned(), hear)).is_err() {
-            return Err(self.reported_as().unwrap_or_default().to_owned());
-        }
+        let first = self.hearers.reporter.set((name.to_owned(), hear)).is_ok();
+        debug_assert!(first, "report_to holds `reporting` and saw no reporter");
         self.hearers.make_hook.get_or_init(|| make_hook::<K>);
         // See `insert_with`: a key inserted meanwhile is hooked there if this
         // walk misses it.
         atomic::fence(Ordering::SeqCst);
         self.overflow.listener().hook(|| None, &self.hearers);
         self.for_each(|key, breaker| breaker.listener().hook(|| Some(key.clone()), &self.hearers));
-        Ok(())
     }
 
     /// The name of the group the map reports its transitions to, if any.

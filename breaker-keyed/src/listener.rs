@@ -65,6 +65,10 @@ pub(crate) struct Hearers<K> {
     /// The ops registry's group (its name, and what sends to it), set once
     /// by `report_to` (feature `ops`).
     pub(crate) reporter: OnceLock<(String, Box<Hear<K>>)>,
+    /// One `report_to` at a time: a second one must see the first's
+    /// reporter before it registers its group, so that it registers nothing.
+    #[cfg(feature = "ops")]
+    pub(crate) reporting: std::sync::Mutex<()>,
     /// Set by the first who listens; until then breakers get no hook (and
     /// no copy of their key).
     pub(crate) make_hook: OnceLock<MakeHook<K>>,

@@ -2,7 +2,7 @@
 
 use std::fmt::Display;
 use std::hash::{BuildHasher, Hash};
-use std::sync::Arc;
+use std::sync::{Arc, PoisonError};
 
 use breaker_core::Clock;
 use breaker_ops::{Group, GroupStats, RegisterError, Registry};
@@ -53,6 +53,11 @@ where
         registry: &Registry,
         name: &str,
     ) -> Result<Group, RegisterError> {
+        let _one_at_a_time = self
+            .hearers
+            .reporting
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
         if let Some(registered_as) = self.reported_as() {
             return Err(RegisterError::ListenerTaken {
                 name: name.to_owned(),
@@ -73,18 +78,12 @@ where
             map.for_each(|key, breaker| members.add(key, &**breaker));
         })?;
         let reporter = group.clone();
-        // A second `report_to` racing this one loses here; its group is
-        // registered, minus the transitions.
         self.start_reporting(
             name,
             Box::new(move |key, transition| {
                 reporter.report_transition(key.get().map(|key| key as &dyn Display), transition);
             }),
-        )
-        .map_err(|registered_as| RegisterError::ListenerTaken {
-            name: name.to_owned(),
-            registered_as,
-        })?;
+        );
         Ok(group)
     }
 }

@@ -390,16 +390,35 @@ fn a_keyed_breakers_transitions_reach_the_registrys_stream_with_group_and_key() 
     roomy.report_to(&registry, "roomy").unwrap();
     roomy.get(long.as_str()).force_open();
     let event = next_event(&mut stream).expect("one event").expect("no lag");
-    let label = roomy.report_to(&Registry::new(), "again").unwrap_err();
+    let key = event.key.expect("a key");
+    assert_eq!(key.len(), 128);
+    assert!(key.starts_with(&"x".repeat(109)));
+
     assert_eq!(
-        label,
+        roomy.report_to(&Registry::new(), "again").unwrap_err(),
         breaker_ops::RegisterError::ListenerTaken {
             name: "again".to_owned(),
             registered_as: "roomy".to_owned(),
         },
         "a map reports its transitions to one registry"
     );
-    let key = event.key.expect("a key");
-    assert_eq!(key.len(), 128);
-    assert!(key.starts_with(&"x".repeat(109)));
+}
+
+/// Two `report_to` calls on one map at once: one wins, and the other
+/// registers nothing in its registry.
+#[test]
+fn of_two_racing_report_tos_the_loser_registers_nothing() {
+    let hosts = hosts(10);
+    let registries = [Registry::new(), Registry::new()];
+    let results: Vec<bool> = std::thread::scope(|s| {
+        let racers: Vec<_> = registries
+            .iter()
+            .map(|registry| s.spawn(|| hosts.report_to(registry, "hosts").is_ok()))
+            .collect();
+        racers.into_iter().map(|r| r.join().unwrap()).collect()
+    });
+    assert_eq!(results.iter().filter(|ok| **ok).count(), 1, "{results:?}");
+    for (registry, won) in registries.iter().zip(results) {
+        assert_eq!(registry.group("hosts").is_some(), won);
+    }
 }
