@@ -8,6 +8,7 @@ use core::time::Duration;
 use crate::clock::Nanos;
 use crate::params::{PPM, Params};
 use crate::state::MAX_LEVEL;
+use crate::sync::NARROW_SLOTS;
 
 /// The longest duration any setting may have: 2^52 ns, about 52 days.
 ///
@@ -25,10 +26,29 @@ pub const MAX_BACKOFF: u32 = 1 << MAX_LEVEL;
 /// time on every verdict without making the window meaningfully smoother.
 pub const MAX_BUCKETS: usize = 1024;
 
-/// The largest `min_calls`. A bucket holds up to 2^25 - 1 outcomes and halves
-/// itself when full, so a window that has seen heavy traffic always holds at
-/// least 2^24 calls: any `min_calls` up to this bound stays reachable.
-pub const MAX_MIN_CALLS: u32 = 1 << 24;
+/// The largest `min_calls`: 2^24 where the target has native 64-bit atomics
+/// (x86-64, AArch64...), 2^11 where it has not (thumbv6m, thumbv7m,
+/// thumbv7em, riscv32imc, and a host built with `--cfg breaker_32bit`).
+///
+/// A bucket holds up to 2^25 - 1 outcomes of each kind (2^12 - 1 in the
+/// 32-bit words of the small targets) and halves itself when full, so a
+/// window that has seen heavy traffic always holds at least this many calls:
+/// any `min_calls` up to this bound stays reachable.
+pub const MAX_MIN_CALLS: u32 = crate::window::MAX_MIN_CALLS;
+
+/// [`ConfigError::MinCallsTooLarge`]'s rule and message, naming
+/// [`MAX_MIN_CALLS`] for the target.
+const MIN_CALLS_RULE: &str = if NARROW_SLOTS {
+    "must be at most 2^11"
+} else {
+    "must be at most 2^24"
+};
+const MIN_CALLS_MESSAGE: &str = if NARROW_SLOTS {
+    "invalid circuit breaker config: min_calls must be at most 2^11"
+} else {
+    "invalid circuit breaker config: min_calls must be at most 2^24"
+};
+const _: () = assert!(MAX_MIN_CALLS == if NARROW_SLOTS { 1 << 11 } else { 1 << 24 });
 
 /// How a circuit breaker decides. `Copy`, built with `const fn`s, validated
 /// only when a breaker is built from it.
@@ -40,7 +60,7 @@ pub const MAX_MIN_CALLS: u32 = 1 << 24;
 /// | `broken_time` | `window` | `> 0` |
 /// | `recovery_time` | `window` | `> 0` |
 /// | `passing_time` | `window` | `>= 0` |
-/// | `min_calls` | 10 | `1 ..= 2^24` |
+/// | `min_calls` | 10 | `1 ..= 2^24`; `1 ..= 2^11` on targets without 64-bit atomics ([`MAX_MIN_CALLS`]) |
 /// | `broken_time_max` | none (no backoff) | `broken_time ..= broken_time * 2^15` |
 /// | `jitter` | 0 | `0.0 <= f < 1.0` |
 /// | `jitter_seed` | 0 | any |
@@ -472,7 +492,7 @@ impl ConfigError {
             | ConfigError::BrokenTimeMaxTooLong
             | ConfigError::SlowCallTooLong => "must be at most 2^52 ns (about 52 days)",
             ConfigError::MinCallsZero => "must be at least 1",
-            ConfigError::MinCallsTooLarge => "must be at most 2^24",
+            ConfigError::MinCallsTooLarge => MIN_CALLS_RULE,
             ConfigError::BucketsOutOfRange => "must be between 1 and 1024",
             ConfigError::BrokenTimeMaxShort => "must be at least broken_time",
             ConfigError::BrokenTimeMaxTooFar => "must be at most 32768 times broken_time",
@@ -517,9 +537,7 @@ impl ConfigError {
             ConfigError::MinCallsZero => {
                 "invalid circuit breaker config: min_calls must be at least 1"
             }
-            ConfigError::MinCallsTooLarge => {
-                "invalid circuit breaker config: min_calls must be at most 2^24"
-            }
+            ConfigError::MinCallsTooLarge => MIN_CALLS_MESSAGE,
             ConfigError::BucketsOutOfRange => {
                 "invalid circuit breaker config: BUCKETS must be between 1 and 1024"
             }

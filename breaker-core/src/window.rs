@@ -5,7 +5,7 @@
 //! `i % B`. The window at bucket `i` is buckets `i - B + 1 ..= i`. Buckets are
 //! aligned to the clock's zero, as aiomisc aligns them to its loop clock.
 //!
-//! Every slot word is self-describing:
+//! Every slot word is self-describing. Where 64-bit atomics are native:
 //!
 //! ```text
 //!  63    60 59          50 49                     25 24                      0
@@ -14,50 +14,77 @@
 //! +--------+--------------+-------------------------+------------------------+
 //! ```
 //!
+//! Where they are not (the 32-bit MCUs, see `sync`), a slot is a 32-bit word,
+//! half the RAM, native atomics on Cortex-M3/M4, and no 64-bit arithmetic on
+//! the record path:
+//!
+//! ```text
+//!  31    28 27     24 23               12 11                0
+//! +--------+---------+-------------------+-------------------+
+//! | epoch: 4 | round: 4 | successes: 12 bits | failures: 12 bits |
+//! +--------+---------+-------------------+-------------------+
+//! ```
+//!
 //! - `epoch` is the state epoch (4 bits of it) the counts belong to. Entering a
 //!   state bumps the epoch, so the old state's buckets stop matching: that is the
 //!   "fresh window" of every new state, with no clearing pass on the transition.
-//! - `round` is `(i / B) mod 1024`: which lap around the ring the counts are from.
+//! - `round` is `(i / B) mod 2^ROUND_BITS` (1024 or 16): which lap around the
+//!   ring the counts are from. Sweeping keeps live slots within two laps of
+//!   the newest bucket, so 16 laps tell them apart with room to spare.
 //! - A record is one compare-and-swap on one word, so a count is never lost or
 //!   counted twice, however records and bucket roll-overs interleave.
 //!
 //! A bucket that would overflow halves both of its counts (keeping its ratio)
 //! and moves the removed halves to the lifetime totals, so totals stay exact and
-//! a full window still holds at least 2^24 calls.
+//! a full window still holds at least 2^(COUNT_BITS - 1) calls (2^24, or 2^11
+//! with 32-bit slots): that bound is `Config::min_calls`' largest value,
+//! [`MAX_MIN_CALLS`].
 //!
 //! Stale buckets are zeroed ("swept") by the record that first moves the window
-//! forward, so a slot's `epoch`/`round` never has to be told apart from one 1024
-//! laps or 16 epochs older. `newest` (the highest bucket index ever rolled into,
+//! forward, so a slot's `epoch`/`round` never has to be told apart from one a
+//! whole round space of laps or 16 epochs older. `newest` (the highest bucket index ever rolled into,
 //! full width) tells readers and sweepers how far the window has moved, which a
 //! 10-bit round cannot tell after a long idle period.
 
 use crate::div::div_rem;
-use crate::sync::{AtomicU64, Ordering};
+use crate::sync::{AtomicSlot, AtomicU64, NARROW_SLOTS, Ordering, SlotWord};
 
-const COUNT_BITS: u32 = 25;
+const COUNT_BITS: u32 = if NARROW_SLOTS { 12 } else { 25 };
 /// The most outcomes of one kind a bucket holds before it halves.
-pub(crate) const COUNT_MAX: u64 = (1 << COUNT_BITS) - 1;
-const ROUND_BITS: u32 = 10;
-const ROUND_MASK: u64 = (1 << ROUND_BITS) - 1;
+const COUNT_MAX: SlotWord = (1 << COUNT_BITS) - 1;
+const ROUND_BITS: u32 = if NARROW_SLOTS { 4 } else { 10 };
+const ROUND_MASK: SlotWord = (1 << ROUND_BITS) - 1;
 /// Half the round space: labels this far behind or more read as ahead.
-const HALF_LAP: u64 = 1 << (ROUND_BITS - 1);
+const HALF_LAP: SlotWord = 1 << (ROUND_BITS - 1);
 const ROUND_SHIFT: u32 = 2 * COUNT_BITS;
 const EPOCH_SHIFT: u32 = ROUND_SHIFT + ROUND_BITS;
 /// Epochs live in 4 bits; see `state::Word`.
-pub(crate) const EPOCH_MASK: u64 = 0xF;
-const COUNTS_MASK: u64 = (1 << (2 * COUNT_BITS)) - 1;
+const EPOCH_MASK: SlotWord = 0xF;
+const COUNTS_MASK: SlotWord = (1 << (2 * COUNT_BITS)) - 1;
+
+/// The largest `min_calls` ([`crate::MAX_MIN_CALLS`]): the fewest calls a
+/// bucket keeps when it halves, so a window with heavy traffic always holds
+/// at least this many.
+pub(crate) const MAX_MIN_CALLS: u32 = 1 << (COUNT_BITS - 1);
+
+/// A slot's count as a `u64`, for tallies and totals (a no-op with 64-bit
+/// slots, which is why the lint is allowed).
+#[allow(clippy::unnecessary_cast)]
+const fn wide(count: SlotWord) -> u64 {
+    count as u64
+}
 
 /// One unpacked slot word.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Slot {
-    epoch: u64,
-    round: u64,
-    successes: u64,
-    failures: u64,
+    epoch: SlotWord,
+    round: SlotWord,
+    successes: SlotWord,
+    failures: SlotWord,
 }
 
 impl Slot {
-    const fn unpack(w: u64) -> Slot {
+    const fn unpack(w: SlotWord) -> Slot {
         Slot {
             epoch: w >> EPOCH_SHIFT,
             round: (w >> ROUND_SHIFT) & ROUND_MASK,
@@ -66,7 +93,7 @@ impl Slot {
         }
     }
 
-    const fn pack(self) -> u64 {
+    const fn pack(self) -> SlotWord {
         (self.epoch << EPOCH_SHIFT)
             | (self.round << ROUND_SHIFT)
             | (self.successes << COUNT_BITS)
@@ -82,7 +109,7 @@ impl Slot {
     /// Epochs and rounds wrap, so "older" means "behind by less than half the
     /// space". Sweeping keeps every live slot within two laps and within a few
     /// epochs of the newest, far inside that half.
-    fn age(self, epoch: u64, round: u64) -> Age {
+    fn age(self, epoch: SlotWord, round: SlotWord) -> Age {
         if self.epoch != epoch {
             let behind = epoch.wrapping_sub(self.epoch) & EPOCH_MASK;
             return if behind < 8 { Age::Older } else { Age::Newer };
@@ -119,7 +146,7 @@ pub(crate) struct Totals {
 
 #[derive(Debug)]
 pub(crate) struct Window<const B: usize> {
-    slots: [AtomicU64; B],
+    slots: [AtomicSlot; B],
     /// The highest bucket index any record has rolled a slot into.
     newest: AtomicU64,
     /// Outcomes that have left the slots (rolled over, swept, halved, or
@@ -132,7 +159,7 @@ impl<const B: usize> Window<B> {
     #[cfg(not(loom))]
     pub(crate) const fn new() -> Self {
         Window {
-            slots: [const { AtomicU64::new(0) }; B],
+            slots: [const { AtomicSlot::new(0) }; B],
             newest: AtomicU64::new(0),
             retired_successes: AtomicU64::new(0),
             retired_failures: AtomicU64::new(0),
@@ -142,26 +169,27 @@ impl<const B: usize> Window<B> {
     #[cfg(loom)]
     pub(crate) fn new() -> Self {
         Window {
-            slots: core::array::from_fn(|_| AtomicU64::new(0)),
+            slots: core::array::from_fn(|_| AtomicSlot::new(0)),
             newest: AtomicU64::new(0),
             retired_successes: AtomicU64::new(0),
             retired_failures: AtomicU64::new(0),
         }
     }
 
-    const fn round_of(index: u64) -> u64 {
+    const fn round_of(index: u64) -> SlotWord {
         Self::ring(index).0
     }
 
-    /// Bucket `index`'s round (`(index / B) mod 1024`) and slot (`index % B`).
+    /// Bucket `index`'s round (`(index / B) mod 2^ROUND_BITS`) and slot
+    /// (`index % B`).
     ///
     /// The slot is taken `% B` once more, which changes nothing: on 64-bit
     /// targets the compiler folds it away, and on 32-bit ones it proves the
     /// slot in bounds, so no bounds check (and no panic formatting, about
     /// 0.2 KiB of flash) is linked.
-    const fn ring(index: u64) -> (u64, usize) {
+    const fn ring(index: u64) -> (SlotWord, usize) {
         let (lap, slot) = div_rem(index, B as u16);
-        (lap & ROUND_MASK, slot as usize % B)
+        (lap as SlotWord & ROUND_MASK, slot as usize % B)
     }
 
     /// The common case of [`record`](Self::record): time `time` falls in the
@@ -180,7 +208,7 @@ impl<const B: usize> Window<B> {
         }
         let (round, slot) = Self::ring(newest);
         let slot = &self.slots[slot];
-        let labels = ((epoch & EPOCH_MASK) << ROUND_BITS) | round;
+        let labels = ((epoch as SlotWord & EPOCH_MASK) << ROUND_BITS) | round;
         let (shift, one) = if success {
             (COUNT_BITS, 1 << COUNT_BITS)
         } else {
@@ -205,7 +233,7 @@ impl<const B: usize> Window<B> {
     /// exactly once; a slot word publishes no other memory, except that a roll
     /// must be seen together with the `newest` it announced (Release/Acquire).
     pub(crate) fn record(&self, epoch: u64, index: u64, success: bool) {
-        let epoch = epoch & EPOCH_MASK;
+        let epoch = epoch as SlotWord & EPOCH_MASK;
         // A recorder whose clock reads behind the newest bucket (a slow thread,
         // a clock that went backwards) files its outcome in the newest bucket:
         // no time has passed for the window.
@@ -257,8 +285,8 @@ impl<const B: usize> Window<B> {
                     let fresh = Slot {
                         epoch,
                         round,
-                        successes: success as u64,
-                        failures: !success as u64,
+                        successes: success as SlotWord,
+                        failures: !success as SlotWord,
                     };
                     match slot.compare_exchange(
                         seen,
@@ -283,8 +311,8 @@ impl<const B: usize> Window<B> {
                     self.retire(Slot {
                         epoch,
                         round,
-                        successes: success as u64,
-                        failures: !success as u64,
+                        successes: success as SlotWord,
+                        failures: !success as SlotWord,
                     });
                     return;
                 }
@@ -292,14 +320,14 @@ impl<const B: usize> Window<B> {
         }
     }
 
-    fn snapshot(&self) -> [u64; B] {
+    fn snapshot(&self) -> [SlotWord; B] {
         core::array::from_fn(|k| self.slots[k].load(Ordering::Relaxed))
     }
 
     /// Zeroes every slot that cannot be in the window at bucket `index`, moving
     /// its counts to the totals. `gap` is how far `index` is past the previous
     /// newest bucket: at `B` or more, every slot seen in the snapshot is stale.
-    fn sweep(&self, snapshot: &[u64; B], epoch: u64, index: u64, gap: u64) {
+    fn sweep(&self, snapshot: &[SlotWord; B], epoch: SlotWord, index: u64, gap: u64) {
         let own = Self::ring(index).1;
         for (k, &seen) in snapshot.iter().enumerate() {
             let slot = Slot::unpack(seen);
@@ -331,11 +359,11 @@ impl<const B: usize> Window<B> {
     fn retire(&self, slot: Slot) {
         if slot.successes != 0 {
             self.retired_successes
-                .fetch_add(slot.successes, Ordering::Relaxed);
+                .fetch_add(wide(slot.successes), Ordering::Relaxed);
         }
         if slot.failures != 0 {
             self.retired_failures
-                .fetch_add(slot.failures, Ordering::Relaxed);
+                .fetch_add(wide(slot.failures), Ordering::Relaxed);
         }
     }
 
@@ -351,7 +379,7 @@ impl<const B: usize> Window<B> {
     /// the clear: one epoch behind, swept or cleared like any other). Slots
     /// already labelled `epoch` are the new state's own records, and stay.
     pub(crate) fn clear(&self, epoch: u64) {
-        let epoch = epoch & EPOCH_MASK;
+        let epoch = epoch as SlotWord & EPOCH_MASK;
         for slot in &self.slots {
             let mut seen = slot.load(Ordering::Acquire);
             loop {
@@ -382,7 +410,7 @@ impl<const B: usize> Window<B> {
 
     /// Calls and failures of epoch `epoch` in the window ending at bucket `index`.
     pub(crate) fn tally(&self, epoch: u64, index: u64) -> Tally {
-        let epoch = epoch & EPOCH_MASK;
+        let epoch = epoch as SlotWord & EPOCH_MASK;
         let newest = self.newest.load(Ordering::Acquire);
         // A reader whose clock lags a recorder's judges the recorder's window.
         let index = index.max(newest);
@@ -396,8 +424,8 @@ impl<const B: usize> Window<B> {
             };
             let slot = Slot::unpack(self.slots[k].load(Ordering::Relaxed));
             if slot.age(epoch, Self::round_of(bucket)) == Age::Same {
-                tally.calls += slot.successes + slot.failures;
-                tally.failures += slot.failures;
+                tally.calls += wide(slot.successes + slot.failures);
+                tally.failures += wide(slot.failures);
             }
         }
         tally
@@ -411,8 +439,8 @@ impl<const B: usize> Window<B> {
         };
         for slot in &self.slots {
             let slot = Slot::unpack(slot.load(Ordering::Relaxed));
-            totals.successes += slot.successes;
-            totals.failures += slot.failures;
+            totals.successes += wide(slot.successes);
+            totals.failures += wide(slot.failures);
         }
         totals
     }
@@ -466,12 +494,15 @@ fn add(slot: Slot, success: bool) -> (Slot, Slot) {
 }
 
 // The packing must leave no bit unused or shared.
-const _: () = assert!(EPOCH_SHIFT + 4 == 64);
+const _: () = assert!(EPOCH_SHIFT + 4 == SlotWord::BITS);
 const _: () = assert!(COUNTS_MASK == (COUNT_MAX << COUNT_BITS) | COUNT_MAX);
 
 #[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;
+
+    /// Laps until a round label repeats.
+    const LAPS: u64 = wide(ROUND_MASK) + 1;
 
     fn tally(calls: u64, failures: u64) -> Tally {
         Tally { calls, failures }
@@ -497,9 +528,9 @@ mod tests {
     fn slot_packing_round_trips() {
         let s = Slot {
             epoch: 0xA,
-            round: 0x3FF,
+            round: ROUND_MASK,
             successes: COUNT_MAX,
-            failures: 12345,
+            failures: 1234,
         };
         assert_eq!(Slot::unpack(s.pack()), s);
     }
@@ -546,8 +577,8 @@ mod tests {
         let w = Window::<4>::new();
         record_n(&w, 1, 5, 0, 3);
         record_n(&w, 1, 6, 0, 3);
-        // 1024 laps later the round wraps to the same value.
-        let later = 5 + 4 * 1024;
+        // A round space of laps later the round wraps to the same value.
+        let later = 5 + 4 * LAPS;
         assert_eq!(w.tally(1, later), Tally::default());
         record_n(&w, 1, later, 1, 0);
         assert_eq!(w.tally(1, later), tally(1, 0));
@@ -560,13 +591,14 @@ mod tests {
         let w = Window::<4>::new();
         record_n(&w, 1, 1, 0, 2); // slot 1
         record_n(&w, 1, 2, 0, 2); // slot 2
-        // Traffic only ever lands in slot 0 from here on, 1024 laps worth.
-        for lap in 1..=1024 {
+        // Traffic only ever lands in slot 0 from here on, a round space of
+        // laps worth.
+        for lap in 1..=LAPS {
             record_n(&w, 1, 4 * lap, 1, 0);
         }
-        // Bucket 4097 (slot 1, same round as bucket 1) must not see bucket 1.
-        assert_eq!(w.tally(1, 4 * 1024 + 1), tally(1, 0));
-        assert_eq!(w.totals(), totals(1024, 4));
+        // Slot 1 of the last lap, same round as bucket 1, must not see it.
+        assert_eq!(w.tally(1, 4 * LAPS + 1), tally(1, 0));
+        assert_eq!(w.totals(), totals(LAPS, 4));
     }
 
     #[test]
@@ -641,13 +673,14 @@ mod tests {
         );
         w.record(3, 0, false);
         let t = w.tally(3, 0);
-        assert_eq!(t.calls, 2 * (COUNT_MAX / 2) + 1);
-        assert_eq!(t.failures, COUNT_MAX / 2 + 1);
+        let max = wide(COUNT_MAX);
+        assert_eq!(t.calls, 2 * (max / 2) + 1);
+        assert_eq!(t.failures, max / 2 + 1);
         assert_eq!(
             w.totals(),
             Totals {
-                successes: COUNT_MAX,
-                failures: COUNT_MAX + 1
+                successes: max,
+                failures: max + 1
             }
         );
     }

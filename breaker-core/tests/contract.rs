@@ -17,14 +17,14 @@ fn modes_display_as_lowercase_words_and_honour_padding() {
 
 use core::time::Duration;
 
-use breaker_core::{CircuitBreaker, Config, MockClock};
+use breaker_core::{CircuitBreaker, Config, MAX_MIN_CALLS, MockClock};
 
 /// A breaker that never trips here, so every outcome stays in one Passing
 /// state: window `B` seconds, one second per bucket.
 fn never_trips<const B: usize>(clock: &MockClock) -> CircuitBreaker<&MockClock, B> {
     let config = Config::new(1.0, Duration::from_secs(B as u64))
         .passing_time(Duration::ZERO)
-        .min_calls(1 << 24);
+        .min_calls(MAX_MIN_CALLS);
     CircuitBreaker::with_buckets(config, clock)
 }
 
@@ -65,7 +65,7 @@ fn an_outcome_leaves_the_window_with_its_bucket() {
 /// A bucket that traffic skips lap after lap never comes back into the
 /// window: 3 buckets, a failure in bucket 0, then successes in every bucket
 /// but those of slot 0 for 1100 laps (more than the 1024 laps the slot
-/// labels count before they repeat).
+/// labels count before they repeat, 16 with 32-bit slots).
 #[test]
 #[cfg_attr(
     miri,
@@ -90,6 +90,46 @@ fn a_bucket_that_traffic_skips_never_comes_back() {
         }
     }
     assert_eq!((counts(&b).2, counts(&b).3), (2200, 1));
+}
+
+/// The largest `min_calls` stays reachable however heavy the traffic: a
+/// bucket that fills halves both its counts (keeping their ratio) and so
+/// always keeps at least `MAX_MIN_CALLS` calls. With `M = MAX_MIN_CALLS` a
+/// count holds up to `2M - 1`: of `3M` successes in one bucket, the `2M`-th
+/// halves `2M - 1` to `M - 1` before counting itself, and the `3M`-th does the
+/// same again, leaving `M` successes. Then the `M`-th failure reaches both
+/// `min_calls` (`2M` calls) and the ratio 0.5, and not one failure sooner.
+#[test]
+#[cfg_attr(
+    not(breaker_32bit),
+    ignore = "2^26 calls with 64-bit slots; run with --cfg breaker_32bit (2^13)"
+)]
+#[cfg_attr(miri, ignore = "thousands of calls: minutes under Miri")]
+fn the_largest_min_calls_stays_reachable_in_a_full_bucket() {
+    let clock = MockClock::new();
+    let m = MAX_MIN_CALLS;
+    let config = Config::new(0.5, Duration::from_secs(10))
+        .passing_time(Duration::ZERO)
+        .min_calls(m);
+    let b = CircuitBreaker::new(config, &clock);
+    for _ in 0..3 * m {
+        let _ = b.call(|| Ok::<_, ()>(()));
+    }
+    assert_eq!(counts(&b), (u64::from(m), 0, 3 * u64::from(m), 0));
+    for _ in 1..m {
+        let _ = b.call(|| Err::<(), _>(()));
+    }
+    let before = b.metrics();
+    assert_eq!(
+        (before.trips, before.window_calls),
+        (0, 2 * u64::from(m) - 1)
+    );
+    let _ = b.call(|| Err::<(), _>(()));
+    let after = b.metrics();
+    assert_eq!(
+        (after.trips, after.successes, after.failures),
+        (1, 3 * u64::from(m), u64::from(m))
+    );
 }
 
 /// Entering any state starts a fresh window, however fast the states follow

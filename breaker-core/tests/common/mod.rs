@@ -597,6 +597,15 @@ impl ModelMetrics {
     }
 }
 
+/// The largest valid `min_calls`: what a full window's halved buckets still
+/// hold, 2^24 with 64-bit slots and 2^11 with the 32-bit ones of targets
+/// without 64-bit atomics (on the host, `--cfg breaker_32bit`).
+const MODEL_MAX_MIN_CALLS: u32 = if cfg!(breaker_32bit) {
+    1 << 11
+} else {
+    1 << 24
+};
+
 /// `round(f * 1e6)`, in parts per million.
 fn ppm(f: f32) -> u64 {
     (f as f64 * 1e6).round() as u64
@@ -622,7 +631,7 @@ pub(crate) fn validate(config: &Config, buckets: usize) -> Result<(), ConfigErro
         (long(config.recovery_time), E::RecoveryTimeTooLong),
         (long(config.passing_time), E::PassingTimeTooLong),
         (config.min_calls == 0, E::MinCallsZero),
-        (config.min_calls > 1 << 24, E::MinCallsTooLarge),
+        (config.min_calls > MODEL_MAX_MIN_CALLS, E::MinCallsTooLarge),
     ];
     let max_rules = match config.broken_time_max {
         None => [(false, E::BrokenTimeMaxShort); 3],
