@@ -176,8 +176,24 @@ impl<const B: usize> Window<B> {
         }
     }
 
-    const fn round_of(index: u64) -> SlotWord {
-        Self::ring(index).0
+    /// The round of the bucket slot `k` holds in the window ending at bucket
+    /// `index` (round `round`, in slot `own`), or `None` when that bucket
+    /// would come before bucket zero. From `index`'s own position, so a
+    /// verdict divides once, not once per slot: the slots up to `own` hold
+    /// `index`'s lap, those after it the lap before.
+    const fn round_in_window(
+        index: u64,
+        round: SlotWord,
+        own: usize,
+        k: usize,
+    ) -> Option<SlotWord> {
+        if k <= own {
+            Some(round)
+        } else if index < (own + B - k) as u64 {
+            None
+        } else {
+            Some(round.wrapping_sub(1) & ROUND_MASK)
+        }
     }
 
     /// Bucket `index`'s round (`(index / B) mod 2^ROUND_BITS`) and slot
@@ -328,15 +344,15 @@ impl<const B: usize> Window<B> {
     /// its counts to the totals. `gap` is how far `index` is past the previous
     /// newest bucket: at `B` or more, every slot seen in the snapshot is stale.
     fn sweep(&self, snapshot: &[SlotWord; B], epoch: SlotWord, index: u64, gap: u64) {
-        let own = Self::ring(index).1;
+        let (round, own) = Self::ring(index);
         for (k, &seen) in snapshot.iter().enumerate() {
             let slot = Slot::unpack(seen);
             if k == own || slot.is_empty() {
                 continue;
             }
             let stale = gap >= B as u64
-                || window_index::<B>(index, k)
-                    .is_some_and(|i| slot.age(epoch, Self::round_of(i)) == Age::Older);
+                || Self::round_in_window(index, round, own, k)
+                    .is_some_and(|r| slot.age(epoch, r) == Age::Older);
             if !stale {
                 continue;
             }
@@ -418,12 +434,13 @@ impl<const B: usize> Window<B> {
             return Tally::default();
         }
         let mut tally = Tally::default();
+        let (round, own) = Self::ring(index);
         for k in 0..B {
-            let Some(bucket) = window_index::<B>(index, k) else {
+            let Some(round) = Self::round_in_window(index, round, own, k) else {
                 continue;
             };
             let slot = Slot::unpack(self.slots[k].load(Ordering::Relaxed));
-            if slot.age(epoch, Self::round_of(bucket)) == Age::Same {
+            if slot.age(epoch, round) == Age::Same {
                 tally.calls += wide(slot.successes + slot.failures);
                 tally.failures += wide(slot.failures);
             }
@@ -444,15 +461,6 @@ impl<const B: usize> Window<B> {
         }
         totals
     }
-}
-
-/// The bucket index that slot `k` holds in the window ending at `index`, or
-/// `None` when that would be before bucket zero.
-const fn window_index<const B: usize>(index: u64, k: usize) -> Option<u64> {
-    // Slot `k` is `(index % B + B - k) % B` buckets behind slot `index % B`.
-    let b = B as u64;
-    let behind = div_rem(index, B as u16).1 + b - k as u64;
-    index.checked_sub(if behind >= b { behind - b } else { behind })
 }
 
 /// `slot` plus one outcome. A full count halves the bucket first; the removed
@@ -536,14 +544,28 @@ mod tests {
     }
 
     #[test]
-    fn window_index_maps_slots_to_the_last_b_buckets() {
-        assert_eq!(window_index::<4>(9, 1), Some(9));
-        assert_eq!(window_index::<4>(9, 0), Some(8));
-        assert_eq!(window_index::<4>(9, 3), Some(7));
-        assert_eq!(window_index::<4>(9, 2), Some(6));
-        assert_eq!(window_index::<4>(2, 2), Some(2));
-        assert_eq!(window_index::<4>(2, 0), Some(0));
-        assert_eq!(window_index::<4>(2, 3), None);
+    fn slots_map_to_the_rounds_of_the_last_b_buckets() {
+        // Every slot against the round of the bucket it holds, found by
+        // dividing that bucket's own index.
+        // The first laps, and the laps around the round labels' wrap.
+        for index in (0..16).chain(4 * LAPS - 16..4 * LAPS + 16) {
+            let (round, own) = Window::<4>::ring(index);
+            for k in 0..4 {
+                let behind = (own + 4 - k) % 4;
+                let want = index
+                    .checked_sub(behind as u64)
+                    .map(|bucket| Window::<4>::ring(bucket).0);
+                let got = Window::<4>::round_in_window(index, round, own, k);
+                assert_eq!(got, want, "index {index}, slot {k}");
+            }
+        }
+        // Bucket 9 is slot 1 of lap 2; buckets 6 ..= 8 are slots 2, 3, 0.
+        let (round, own) = Window::<4>::ring(9);
+        let rounds = [0, 1, 2, 3].map(|k| Window::<4>::round_in_window(9, round, own, k));
+        assert_eq!(rounds, [Some(2), Some(2), Some(1), Some(1)]);
+        let (round, own) = Window::<4>::ring(2);
+        let rounds = [0, 1, 2, 3].map(|k| Window::<4>::round_in_window(2, round, own, k));
+        assert_eq!(rounds, [Some(0), Some(0), Some(0), None]);
     }
 
     #[test]
