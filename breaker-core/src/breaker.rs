@@ -960,7 +960,18 @@ impl<C: Clock, const BUCKETS: usize, L: Listener> CircuitBreaker<C, BUCKETS, L> 
                     // noticed; after an advised Broken, at level 0.
                     word.next(Phase::Recovering, word.level(), broken)
                 }
-                Phase::Recovering => match self.ramp_verdict(word, now) {
+                // Most looks at a Recovering state come before the ramp's
+                // end: on 64-bit hosts they skip the call to `verdict`, and
+                // its prologue (a fifth of an attempt's instructions). On
+                // 32-bit MCUs the test inside `verdict` suffices; a second
+                // copy of it here would cost flash.
+                Phase::Recovering
+                    if cfg!(target_pointer_width = "64")
+                        && word.elapsed(now.get()) < self.params.recovery =>
+                {
+                    return word;
+                }
+                Phase::Recovering => match self.verdict(word, false, now) {
                     Some(next) => next,
                     None => return word,
                 },
@@ -1026,28 +1037,6 @@ impl<C: Clock, const BUCKETS: usize, L: Listener> CircuitBreaker<C, BUCKETS, L> 
             cause: by.cause(),
         });
         to
-    }
-
-    /// The end of the ramp: once `recovery_time` has passed and the window
-    /// holds a call, Passing if the ratio is below `error_ratio`, else Broken.
-    fn ramp_verdict(&self, word: Word, now: &mut Now<'_, C>) -> Option<Word> {
-        let elapsed = word.elapsed(now.get());
-        if elapsed < self.params.recovery {
-            return None;
-        }
-        let tally = self.window.tally(word.epoch(), self.bucket(word, now));
-        if tally.calls == 0 {
-            return None;
-        }
-        let phase = if self.params.ratio_reached(tally.failures, tally.calls) {
-            Phase::Broken
-        } else {
-            Phase::Passing
-        };
-        // Either way the next trip backs off further: a Passing entered from
-        // Recovering carries the level its next trip gets until it is healthy.
-        let level = self.params.next_level(word.level());
-        Some(word.next(phase, level, elapsed))
     }
 
     /// The admission decision, counted: the word the call was admitted under
@@ -1277,14 +1266,9 @@ impl<C: Clock, const BUCKETS: usize, L: Listener> CircuitBreaker<C, BUCKETS, L> 
             .record(admitted.epoch(), self.bucket(admitted, &mut now), !failure);
         self.recorded(admitted, counting);
         let verdict = match admitted.phase() {
-            Phase::Passing | Phase::Unstarted if failure => self.trip_verdict(admitted, &mut now),
-            Phase::Recovering => self.ramp_verdict(admitted, &mut now).or_else(|| {
-                if failure {
-                    self.trip_verdict(admitted, &mut now)
-                } else {
-                    None
-                }
-            }),
+            Phase::Passing | Phase::Unstarted | Phase::Recovering => {
+                self.verdict(admitted, failure, &mut now)
+            }
             _ => None,
         };
         if let Some(next) = verdict {
@@ -1311,27 +1295,47 @@ impl<C: Clock, const BUCKETS: usize, L: Listener> CircuitBreaker<C, BUCKETS, L> 
         }
     }
 
-    /// Breaks if the window is decided and bad enough: at least `min_calls`
-    /// calls and `failures / calls >= error_ratio`, and in Passing only after
-    /// the `passing_time` grace period.
-    fn trip_verdict(&self, word: Word, now: &mut Now<'_, C>) -> Option<Word> {
+    /// The transition the window calls for in `word` (Passing or Recovering)
+    /// after an outcome (`failure` says which) or, with `failure` false, on a
+    /// mere look at a Recovering state. One tally serves both rules:
+    ///
+    /// - the end of the ramp: once `recovery_time` has passed and the window
+    ///   holds a call, Passing if the ratio is below `error_ratio`, else
+    ///   Broken;
+    /// - a trip on a failure: Broken if the window is decided and bad enough,
+    ///   at least `min_calls` calls and `failures / calls >= error_ratio`, and
+    ///   in Passing only after the `passing_time` grace period.
+    fn verdict(&self, word: Word, failure: bool, now: &mut Now<'_, C>) -> Option<Word> {
         let p = &self.params;
         let elapsed = word.elapsed(now.get());
         let recovering = word.phase() == Phase::Recovering;
-        if !recovering && elapsed < p.passing {
+        let ramp_over = recovering && elapsed >= p.recovery;
+        if !ramp_over && !(failure && (recovering || elapsed >= p.passing)) {
             return None;
         }
         let tally = self.window.tally(word.epoch(), self.bucket(word, now));
-        let decided =
-            tally.calls >= p.min_calls as u64 && p.ratio_reached(tally.failures, tally.calls);
-        // A trip from Recovering backs off further; from Passing it keeps the
-        // level the Passing carries, or starts again if it was healthy.
+        let reached = p.ratio_reached(tally.failures, tally.calls);
+        let phase = if ramp_over && tally.calls != 0 {
+            if reached {
+                Phase::Broken
+            } else {
+                Phase::Passing
+            }
+        } else if failure && tally.calls >= p.min_calls as u64 && reached {
+            Phase::Broken
+        } else {
+            return None;
+        };
+        // Leaving Recovering either way backs off further: a Passing entered
+        // from Recovering carries the level its next trip gets until it is
+        // healthy. A trip from Passing keeps the level the Passing carries,
+        // or starts again if it was healthy.
         let level = match () {
             _ if recovering => p.next_level(word.level()),
             _ if elapsed >= p.healthy() => 0,
             _ => word.level(),
         };
-        decided.then(|| word.next(Phase::Broken, level, elapsed))
+        Some(word.next(phase, level, elapsed))
     }
 }
 
