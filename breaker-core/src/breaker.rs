@@ -1084,7 +1084,8 @@ impl<C: Clock, const BUCKETS: usize, L: Listener> CircuitBreaker<C, BUCKETS, L> 
     /// The hot path, Passing, is one load of the state word (and one
     /// `fetch_add` for a permit), and reads no clock unless calls are timed:
     /// nothing in Passing depends on time until an outcome is recorded. A
-    /// rejection while Broken is a load, a clock read and one `fetch_add`.
+    /// rejection while Broken is a load, a clock read and one `fetch_add`
+    /// (on 64-bit hosts; 32-bit MCUs take the slow path).
     #[inline(always)]
     fn admit(&self, counting: Counting) -> Result<Admission, CircuitBroken> {
         let mut now = Now::new(&self.clock);
@@ -1094,9 +1095,16 @@ impl<C: Clock, const BUCKETS: usize, L: Listener> CircuitBreaker<C, BUCKETS, L> 
                 bump(&self.counters.passing_offset);
             }
             word
-        } else if let Some(left) = self.broken_left_in(word, &mut now) {
-            return Err(self.reject_broken(left));
         } else {
+            // On 64-bit hosts a Broken word is rejected here, without the
+            // slow path's second load and `settle`. 32-bit MCUs leave it to
+            // the slow path: inlined into every caller, this copy costs more
+            // flash than the rejection saves time there.
+            if cfg!(target_pointer_width = "64") {
+                if let Some(left) = self.broken_left_in(word, &mut now) {
+                    return Err(self.reject_broken(left));
+                }
+            }
             self.admit_slow(counting, now.hand())?
         };
         Ok(self.admission(word, counting))
