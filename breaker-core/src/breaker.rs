@@ -1056,11 +1056,19 @@ impl<C: Clock, const BUCKETS: usize, L: Listener> CircuitBreaker<C, BUCKETS, L> 
             self.credit
                 .store(Credit::word(to.epoch(), 0), Ordering::SeqCst);
         }
+        if to.phase() == Phase::Broken {
+            bump(&self.counters.trips);
+        }
+        if L::HEARS {
+            self.tell(from, to, by, now);
+        }
+        to
+    }
+
+    /// Tells the listener about the transition from `from` to `to`.
+    fn tell(&self, from: Word, to: Word, by: By, now: &mut Now<'_, C>) {
         let broken_time = match (to.phase(), by) {
-            (Phase::Broken, _) => {
-                bump(&self.counters.trips);
-                duration_from_nanos(self.broken_for(to))
-            }
+            (Phase::Broken, _) => duration_from_nanos(self.broken_for(to)),
             (_, By::Advice(duration)) => duration_from_nanos(duration),
             _ => Duration::ZERO,
         };
@@ -1075,7 +1083,6 @@ impl<C: Clock, const BUCKETS: usize, L: Listener> CircuitBreaker<C, BUCKETS, L> 
             broken_time,
             cause: by.cause(),
         });
-        to
     }
 
     /// The admission decision, counted: the word the call was admitted under
