@@ -802,16 +802,13 @@ impl<C: Clock, const BUCKETS: usize, L: Listener> CircuitBreaker<C, BUCKETS, L> 
             timer.as_mut().poll(cx).map(|()| None)
         })
         .await;
-        match finished {
-            Some(result) => {
-                permit.record(classifier.classify(&result));
-                result.map_err(Error::Inner)
-            }
-            None => {
-                permit.failure();
-                Err(Error::Timeout)
-            }
-        }
+        // One `record` for both ends: each copy of it inlines the hot path.
+        let (outcome, result) = match finished {
+            Some(result) => (classifier.classify(&result), result.map_err(Error::Inner)),
+            None => (Outcome::Failure, Err(Error::Timeout)),
+        };
+        permit.record(outcome);
+        result
     }
 
     /// Waits until the breaker is no longer Broken, for any runtime: `sleep`
