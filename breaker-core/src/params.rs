@@ -46,7 +46,10 @@ const fn mul_high(a: u64, b: u64) -> u64 {
 }
 
 /// A 64-bit mixing function (the finalizer of Vigna's splitmix64): every
-/// input bit changes about half of the output bits.
+/// input bit changes about half of the output bits. Out of line on 32-bit
+/// targets, where its two 64-bit multiplies are long and `jittered` uses it
+/// twice.
+#[cfg_attr(any(not(target_pointer_width = "64"), breaker_32bit), inline(never))]
 const fn mix(mut z: u64) -> u64 {
     z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
