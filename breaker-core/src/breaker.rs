@@ -913,7 +913,10 @@ impl<C: Clock, const BUCKETS: usize, L: Listener> CircuitBreaker<C, BUCKETS, L> 
 
     // ---- the state machine -------------------------------------------------
 
-    /// The bucket the state `word` files an outcome under now.
+    /// The bucket the state `word` files an outcome under now. Out of line on
+    /// 32-bit targets: `verdict` and `finish_slow` share its 64-bit
+    /// arithmetic there.
+    #[cfg_attr(not(target_pointer_width = "64"), inline(never))]
     fn bucket(&self, word: Word, now: &mut Now<'_, C>) -> u64 {
         self.params.bucket_of(word.effective(now.get()))
     }
