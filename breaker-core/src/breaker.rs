@@ -123,6 +123,9 @@ impl Counters {
     }
 }
 
+/// Out of line on 32-bit targets, where a 64-bit add takes a call and two
+/// more arguments at each of a dozen places.
+#[cfg_attr(not(target_pointer_width = "64"), inline(never))]
 fn bump(counter: &AtomicU64) {
     counter.fetch_add(1, Ordering::Relaxed);
 }
