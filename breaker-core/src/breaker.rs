@@ -1062,7 +1062,7 @@ impl<C: Clock, const BUCKETS: usize, L: Listener> CircuitBreaker<C, BUCKETS, L> 
         if to.phase() == Phase::Broken {
             bump(&self.counters.trips);
         }
-        if L::HEARS {
+        if self.listener.hears() {
             self.tell(from, to, by, now);
         }
         to
