@@ -261,6 +261,22 @@ impl<'a, C: Clock> Now<'a, C> {
         self
     }
 
+    /// The time since `word`'s state began (see [`Word::elapsed`]). Out of
+    /// line on 32-bit targets with its 64-bit arithmetic.
+    #[cfg_attr(target_pointer_width = "64", inline(always))]
+    #[cfg_attr(not(target_pointer_width = "64"), inline(never))]
+    fn elapsed_in(&mut self, word: Word) -> u64 {
+        word.elapsed(self.get())
+    }
+
+    /// The reading as `word`'s state sees it (see [`Word::effective`]). Out
+    /// of line on 32-bit targets with its 64-bit arithmetic.
+    #[cfg_attr(target_pointer_width = "64", inline(always))]
+    #[cfg_attr(not(target_pointer_width = "64"), inline(never))]
+    fn effective_in(&mut self, word: Word) -> u64 {
+        word.effective(self.get())
+    }
+
     /// The clock's reading, taken on the first call.
     ///
     /// Inline on 64-bit hosts. Out of line on 32-bit MCUs: each inlined copy
@@ -568,7 +584,7 @@ impl<C: Clock, const BUCKETS: usize, L: Listener> CircuitBreaker<C, BUCKETS, L> 
             if !matches!(word.phase(), Phase::Passing | Phase::Recovering) {
                 return false;
             }
-            let next = word.next(Phase::Advised, 0, word.elapsed(now.get()));
+            let next = word.next(Phase::Advised, 0, now.elapsed_in(word));
             if self.transition(word, next, By::Advice(duration), &mut now) == next {
                 return true;
             }
@@ -921,7 +937,7 @@ impl<C: Clock, const BUCKETS: usize, L: Listener> CircuitBreaker<C, BUCKETS, L> 
     /// arithmetic there.
     #[cfg_attr(not(target_pointer_width = "64"), inline(never))]
     fn bucket(&self, word: Word, now: &mut Now<'_, C>) -> u64 {
-        self.params.bucket_of(word.effective(now.get()))
+        self.params.bucket_of(now.effective_in(word))
     }
 
     fn remaining_broken(&self, word: Word, now: &mut Now<'_, C>) -> Duration {
@@ -995,7 +1011,7 @@ impl<C: Clock, const BUCKETS: usize, L: Listener> CircuitBreaker<C, BUCKETS, L> 
                 }
                 Phase::Broken | Phase::Advised => {
                     let broken = self.broken_span(word).unwrap_or_default();
-                    if word.elapsed(now.get()) < broken {
+                    if now.elapsed_in(word) < broken {
                         return word;
                     }
                     // Recovering begins at the deadline, not when it is
@@ -1009,7 +1025,7 @@ impl<C: Clock, const BUCKETS: usize, L: Listener> CircuitBreaker<C, BUCKETS, L> 
                 // copy of it here would cost flash.
                 Phase::Recovering
                     if cfg!(target_pointer_width = "64")
-                        && word.elapsed(now.get()) < self.params.recovery =>
+                        && now.elapsed_in(word) < self.params.recovery =>
                 {
                     return word;
                 }
@@ -1076,7 +1092,7 @@ impl<C: Clock, const BUCKETS: usize, L: Listener> CircuitBreaker<C, BUCKETS, L> 
             _ => Duration::ZERO,
         };
         // The entry time in full width: `to` keeps it modulo 2^54.
-        let t = to.effective(now.get());
+        let t = now.effective_in(to);
         self.listener.on_transition(Transition {
             from: from.phase().state(),
             to: to.phase().state(),
@@ -1148,7 +1164,7 @@ impl<C: Clock, const BUCKETS: usize, L: Listener> CircuitBreaker<C, BUCKETS, L> 
     #[inline(always)]
     fn broken_left_in(&self, word: Word, now: &mut Now<'_, C>) -> Option<u64> {
         let broken = self.broken_span(word)?;
-        let elapsed = word.elapsed(now.get());
+        let elapsed = now.elapsed_in(word);
         (elapsed < broken).then(|| broken - elapsed)
     }
 
@@ -1206,7 +1222,7 @@ impl<C: Clock, const BUCKETS: usize, L: Listener> CircuitBreaker<C, BUCKETS, L> 
     /// Adds this attempt's share to the ramp credit; admits if that makes a
     /// whole call.
     fn ramp_admit(&self, word: Word, now: &mut Now<'_, C>) -> bool {
-        let share = ramp::share(word.elapsed(now.get()), self.params.recovery);
+        let share = ramp::share(now.elapsed_in(word), self.params.recovery);
         let epoch = word.epoch();
         let mut seen = self.credit.load(Ordering::SeqCst);
         loop {
@@ -1285,7 +1301,7 @@ impl<C: Clock, const BUCKETS: usize, L: Listener> CircuitBreaker<C, BUCKETS, L> 
             // `effective()` is needed even here: a reading from before the
             // state began could otherwise match a slot that was never written
             // (all zero: epoch 0, round 0) and be counted in bucket 0.
-            let time = admitted.effective(now.get());
+            let time = now.effective_in(admitted);
             if self
                 .window
                 .try_add(admitted.epoch(), time, self.params.bucket, true)
@@ -1369,7 +1385,7 @@ impl<C: Clock, const BUCKETS: usize, L: Listener> CircuitBreaker<C, BUCKETS, L> 
     ///   in Passing only after the `passing_time` grace period.
     fn verdict(&self, word: Word, failure: bool, now: &mut Now<'_, C>) -> Option<Word> {
         let p = &self.params;
-        let elapsed = word.elapsed(now.get());
+        let elapsed = now.elapsed_in(word);
         let recovering = word.phase() == Phase::Recovering;
         let ramp_over = recovering && elapsed >= p.recovery;
         if !ramp_over && !(failure && (recovering || elapsed >= p.passing)) {
