@@ -1223,6 +1223,25 @@ impl<C: Clock, const BUCKETS: usize, L: Listener> CircuitBreaker<C, BUCKETS, L> 
     /// whole call.
     fn ramp_admit(&self, word: Word, now: &mut Now<'_, C>) -> bool {
         let share = ramp::share(now.elapsed_in(word), self.params.recovery);
+        self.add_credit(word, share, true)
+    }
+
+    /// Returns one admission to the ramp of the Recovering state `word`, if
+    /// that state's credit is still the one in place.
+    fn give_back(&self, word: Word) {
+        self.add_credit(word, ramp::ONE, false);
+    }
+
+    /// Adds `amount` to the ramp credit of the Recovering state `word` and,
+    /// for an attempt (`attempt`), takes one admission out if the credit
+    /// holds one; returns whether it did. An attempt may replace another
+    /// period's credit (see below); a give-back writes only its own period's.
+    ///
+    /// One loop for both: inline on 64-bit hosts, where each caller's copy
+    /// folds `attempt`; out of line on 32-bit MCUs, to keep one copy.
+    #[cfg_attr(target_pointer_width = "64", inline(always))]
+    #[cfg_attr(not(target_pointer_width = "64"), inline(never))]
+    fn add_credit(&self, word: Word, amount: u64, attempt: bool) -> bool {
         let epoch = word.epoch();
         let mut seen = self.credit.load(Ordering::SeqCst);
         loop {
@@ -1231,15 +1250,14 @@ impl<C: Clock, const BUCKETS: usize, L: Listener> CircuitBreaker<C, BUCKETS, L> 
             // on to a later Recovering period must not wipe that period's
             // credit. (A period writes its credit only after its word is in
             // place, so having seen that credit, SeqCst shows the new word.)
-            if seen >> Credit::SHIFT != epoch && self.state.load(Ordering::SeqCst) != word.0 {
+            if seen >> Credit::SHIFT != epoch
+                && (!attempt || self.state.load(Ordering::SeqCst) != word.0)
+            {
                 return false;
             }
-            let credit = (Credit::balance(seen, epoch) + share).min(Credit::MAX_BALANCE);
-            let (admitted, left) = if credit >= ramp::ONE {
-                (true, credit - ramp::ONE)
-            } else {
-                (false, credit)
-            };
+            let credit = (Credit::balance(seen, epoch) + amount).min(Credit::MAX_BALANCE);
+            let admitted = attempt && credit >= ramp::ONE;
+            let left = if admitted { credit - ramp::ONE } else { credit };
             match self.credit.compare_exchange_weak(
                 seen,
                 Credit::word(epoch, left),
@@ -1247,25 +1265,6 @@ impl<C: Clock, const BUCKETS: usize, L: Listener> CircuitBreaker<C, BUCKETS, L> 
                 Ordering::SeqCst,
             ) {
                 Ok(_) => return admitted,
-                Err(actual) => seen = actual,
-            }
-        }
-    }
-
-    /// Returns one admission to the ramp of the Recovering state `word`, if
-    /// that state's credit is still the one in place.
-    fn give_back(&self, word: Word) {
-        let epoch = word.epoch();
-        let mut seen = self.credit.load(Ordering::SeqCst);
-        while seen >> Credit::SHIFT == epoch {
-            let credit = (Credit::balance(seen, epoch) + ramp::ONE).min(Credit::MAX_BALANCE);
-            match self.credit.compare_exchange_weak(
-                seen,
-                Credit::word(epoch, credit),
-                Ordering::SeqCst,
-                Ordering::SeqCst,
-            ) {
-                Ok(_) => return,
                 Err(actual) => seen = actual,
             }
         }
