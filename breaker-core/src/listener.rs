@@ -159,6 +159,15 @@ impl defmt::Format for Transition {
 pub trait Listener {
     /// Called once per transition.
     fn on_transition(&self, transition: Transition);
+
+    /// Whether this listener hears transitions at all. Only [`NoListener`]
+    /// says no: the breaker then skips building each [`Transition`] (its
+    /// times cost a clock read and 64-bit arithmetic, and flash on an MCU).
+    /// Leave it as it is unless `on_transition` does nothing.
+    #[inline(always)]
+    fn hears(&self) -> bool {
+        true
+    }
 }
 
 /// The listener that hears nothing: the default, free.
@@ -166,6 +175,11 @@ pub trait Listener {
 pub struct NoListener;
 
 impl Listener for NoListener {
+    #[inline(always)]
+    fn hears(&self) -> bool {
+        false
+    }
+
     #[inline(always)]
     fn on_transition(&self, _: Transition) {}
 }

@@ -23,8 +23,33 @@ const fn per_million(n: u64) -> (u64, u64) {
     (quotient, (remainder << 6) | (n & 63))
 }
 
+/// The high 64 bits of the 128-bit product `a * b`.
+///
+/// 64-bit hosts multiply a `u128` (one instruction). On 32-bit targets (and
+/// on a host built with `--cfg breaker_32bit`, so the host tests prove it)
+/// the four 32-bit partial products are summed by hand, out of line: the
+/// compiler's inline 128-bit multiply is longer, and the bucket of a time and
+/// the jitter of a broken time share this one copy.
+#[cfg_attr(any(not(target_pointer_width = "64"), breaker_32bit), inline(never))]
+const fn mul_high(a: u64, b: u64) -> u64 {
+    if cfg!(any(not(target_pointer_width = "64"), breaker_32bit)) {
+        let (a_low, a_high) = (a & 0xFFFF_FFFF, a >> 32);
+        let (b_low, b_high) = (b & 0xFFFF_FFFF, b >> 32);
+        // Each sum fits: (2^32 - 1)^2 + 2 (2^32 - 1) = 2^64 - 1.
+        let low = a_low * b_low;
+        let middle = a_high * b_low + (low >> 32);
+        let other = a_low * b_high + (middle & 0xFFFF_FFFF);
+        a_high * b_high + (middle >> 32) + (other >> 32)
+    } else {
+        ((a as u128 * b as u128) >> 64) as u64
+    }
+}
+
 /// A 64-bit mixing function (the finalizer of Vigna's splitmix64): every
-/// input bit changes about half of the output bits.
+/// input bit changes about half of the output bits. Out of line on 32-bit
+/// targets, where its two 64-bit multiplies are long and `jittered` uses it
+/// twice.
+#[cfg_attr(any(not(target_pointer_width = "64"), breaker_32bit), inline(never))]
 const fn mix(mut z: u64) -> u64 {
     z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
@@ -97,7 +122,7 @@ impl Params {
         let (whole, part) = per_million(base);
         let spread = whole * ppm + per_million(part * ppm).0;
         let hash = mix(key ^ mix(self.jitter_seed as u64));
-        let offset = ((hash as u128 * (2 * spread as u128 + 1)) >> 64) as u64;
+        let offset = mul_high(hash, 2 * spread + 1);
         base - spread + offset
     }
 
@@ -123,7 +148,7 @@ impl Params {
     /// precomputed reciprocal. The estimate is at most 2 below the quotient
     /// (the reciprocal is rounded down twice), and never above it.
     pub(crate) const fn bucket_of(&self, t: u64) -> u64 {
-        let mut q = ((t as u128 * self.bucket_reciprocal as u128) >> 64) as u64;
+        let mut q = mul_high(t, self.bucket_reciprocal);
         while t - q * self.bucket >= self.bucket {
             q += 1;
         }
@@ -166,6 +191,25 @@ mod tests {
             u64::MAX,
         ] {
             assert_eq!(per_million(n), (n / 1_000_000, n % 1_000_000), "{n}");
+        }
+    }
+
+    #[test]
+    fn mul_high_is_the_high_half_of_the_128_bit_product() {
+        let exact = |a: u64, b: u64| ((a as u128 * b as u128) >> 64) as u64;
+        for (a, b) in [
+            (0, 0),
+            (u64::MAX, u64::MAX),
+            (u64::MAX, 1),
+            (1 << 32, 1 << 32),
+        ] {
+            assert_eq!(mul_high(a, b), exact(a, b), "{a} * {b}");
+        }
+        let mut n = 0x9E37_79B9_7F4A_7C15u64;
+        for _ in 0..1000 {
+            n = n.rotate_left(13) ^ n.wrapping_mul(0xD134_2543_DE82_EF95);
+            let (a, b) = (n, n.rotate_left(29) >> (n % 64));
+            assert_eq!(mul_high(a, b), exact(a, b), "{a} * {b}");
         }
     }
 
