@@ -10,7 +10,7 @@
 //!
 //! [`Config`]: crate::Config
 
-use crate::div::div_rem;
+use crate::div::{div_rem, mul_high};
 use crate::state::BACKWARDS;
 
 /// One, in parts per million.
@@ -21,28 +21,6 @@ pub(crate) const PPM: u32 = 1_000_000;
 const fn per_million(n: u64) -> (u64, u64) {
     let (quotient, remainder) = div_rem(n >> 6, 15_625);
     (quotient, (remainder << 6) | (n & 63))
-}
-
-/// The high 64 bits of the 128-bit product `a * b`.
-///
-/// 64-bit hosts multiply a `u128` (one instruction). On 32-bit targets (and
-/// on a host built with `--cfg breaker_32bit`, so the host tests prove it)
-/// the four 32-bit partial products are summed by hand, out of line: the
-/// compiler's inline 128-bit multiply is longer, and the bucket of a time and
-/// the jitter of a broken time share this one copy.
-#[cfg_attr(any(not(target_pointer_width = "64"), breaker_32bit), inline(never))]
-const fn mul_high(a: u64, b: u64) -> u64 {
-    if cfg!(any(not(target_pointer_width = "64"), breaker_32bit)) {
-        let (a_low, a_high) = (a & 0xFFFF_FFFF, a >> 32);
-        let (b_low, b_high) = (b & 0xFFFF_FFFF, b >> 32);
-        // Each sum fits: (2^32 - 1)^2 + 2 (2^32 - 1) = 2^64 - 1.
-        let low = a_low * b_low;
-        let middle = a_high * b_low + (low >> 32);
-        let other = a_low * b_high + (middle & 0xFFFF_FFFF);
-        a_high * b_high + (middle >> 32) + (other >> 32)
-    } else {
-        ((a as u128 * b as u128) >> 64) as u64
-    }
 }
 
 /// A 64-bit mixing function (the finalizer of Vigna's splitmix64): every
@@ -61,8 +39,9 @@ const fn mix(mut z: u64) -> u64 {
 /// 10-bucket breaker fits in 256 bytes.
 ///
 /// It is 80 bytes without padding (eight `u64`, four `u32`) on 64-bit hosts
-/// and on the 32-bit targets alike, and the breaker is exactly 256 bytes on
-/// all of them: a value precomputed here for the call paths has to replace a
+/// and on the 32-bit targets alike. The breaker is exactly 256 bytes on the
+/// hosts and 216 on the targets without 64-bit atomics (whose window slots
+/// are 32-bit): a value precomputed here for the call paths has to replace a
 /// field, not add one.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Params {
@@ -191,25 +170,6 @@ mod tests {
             u64::MAX,
         ] {
             assert_eq!(per_million(n), (n / 1_000_000, n % 1_000_000), "{n}");
-        }
-    }
-
-    #[test]
-    fn mul_high_is_the_high_half_of_the_128_bit_product() {
-        let exact = |a: u64, b: u64| ((a as u128 * b as u128) >> 64) as u64;
-        for (a, b) in [
-            (0, 0),
-            (u64::MAX, u64::MAX),
-            (u64::MAX, 1),
-            (1 << 32, 1 << 32),
-        ] {
-            assert_eq!(mul_high(a, b), exact(a, b), "{a} * {b}");
-        }
-        let mut n = 0x9E37_79B9_7F4A_7C15u64;
-        for _ in 0..1000 {
-            n = n.rotate_left(13) ^ n.wrapping_mul(0xD134_2543_DE82_EF95);
-            let (a, b) = (n, n.rotate_left(29) >> (n % 64));
-            assert_eq!(mul_high(a, b), exact(a, b), "{a} * {b}");
         }
     }
 
