@@ -107,6 +107,17 @@ fn try_new_names_the_field_and_the_rule() {
             "must be at most 2^52 ns (about 52 days)",
         ),
         (eager().min_calls(0), "min_calls", "must be at least 1"),
+        // The bound follows the window's slot width: 64-bit slots where the
+        // target has 64-bit atomics, 32-bit ones elsewhere.
+        if cfg!(breaker_32bit) {
+            (eager().min_calls(2049), "min_calls", "must be at most 2^11")
+        } else {
+            (
+                eager().min_calls((1 << 24) + 1),
+                "min_calls",
+                "must be at most 2^24",
+            )
+        },
     ];
     for (config, field, rule) in cases {
         let e = CircuitBreaker::try_new(config, MockClock::new()).unwrap_err();
