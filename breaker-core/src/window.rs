@@ -42,9 +42,10 @@
 //!
 //! Stale buckets are zeroed ("swept") by the record that first moves the window
 //! forward, so a slot's `epoch`/`round` never has to be told apart from one a
-//! whole round space of laps or 16 epochs older. `newest` (the highest bucket index ever rolled into,
-//! full width) tells readers and sweepers how far the window has moved, which a
-//! 10-bit round cannot tell after a long idle period.
+//! whole round space of laps or 16 epochs older. `newest` (the highest bucket
+//! index ever rolled into, full width) tells readers and sweepers how far the
+//! window has moved, which a wrapping round cannot tell after a long idle
+//! period.
 
 use crate::div::div_rem;
 use crate::sync::{AtomicSlot, AtomicU64, NARROW_SLOTS, Ordering, SlotWord};
