@@ -13,7 +13,9 @@
 # Usage: size.sh [--budget BYTES] [--symbols N] [--markdown]
 #   --budget BYTES  exit 1 when the breaker's flash on thumbv7m-none-eabi
 #                   exceeds BYTES
-# It always exits 1 when any target links portable-atomic's lock table.
+# It always exits 1 when any target links portable-atomic's lock table, or
+# when the breaker links a panic (bounds check, division by zero...) that the
+# bare loop does not.
 #   --symbols N     list the N biggest breaker symbols on thumbv7m (default 12)
 #   --markdown      print the table as Markdown (breaker-embassy's README)
 #
@@ -72,6 +74,12 @@ footprint() {
         END { print flash + 0, ram + 0 }'
 }
 
+# The panic entry points an ELF links (bounds checks, division by zero,
+# overflow...), one name a line.
+panics() {
+    "$NM" --demangle "$1" | awk '{ print $NF }' | grep -E '^core::panicking::' | sed -E 's/::h[0-9a-f]+$//' | sort -u
+}
+
 # Bytes of portable-atomic's lock table linked into an ELF (0 if none).
 locks() {
     "$NM" -S --radix=d --demangle "$1" | awk '/portable_atomic.*LOCKS/ { n += $2 } END { print n + 0 }'
@@ -92,6 +100,7 @@ else
     row target "flash" "flash w/o" "breaker" "RAM" "RAM w/o" "breaker" "locks"
 fi
 lock_failure=""
+panic_failure=""
 for target in thumbv6m-none-eabi thumbv7m-none-eabi thumbv7em-none-eabihf riscv32imc-unknown-none-elf; do
     with=$(build "$target" minimal)
     without=$(build "$target" no-breaker)
@@ -102,6 +111,11 @@ for target in thumbv6m-none-eabi thumbv7m-none-eabi thumbv7em-none-eabihf riscv3
     # The breaker never links a lock table: an interrupt handler could spin
     # on it forever (breaker-core keeps such targets' words in critical sections).
     [ "$lock_bytes" -eq 0 ] || lock_failure="$lock_failure $target"
+    # Nor a panic of its own: its indexes and divisors are proven in range,
+    # and a panic would link its message and formatting (0.2-1 KiB).
+    own_panics=$(comm -23 <(panics "$with") <(panics "$without") | tr '\n' ' ')
+    [ -z "$own_panics" ] || panic_failure="$panic_failure
+  $target: $own_panics"
     if [ "$target" = thumbv7m-none-eabi ]; then
         v7m_cost=$((fw - fo))
         v7m_elf=$with
@@ -123,6 +137,12 @@ fi
 if [ -n "$lock_failure" ]; then
     echo
     echo "FAIL: portable-atomic's lock table is linked on:$lock_failure"
+    exit 1
+fi
+
+if [ -n "$panic_failure" ]; then
+    echo
+    echo "FAIL: the breaker links panics the bare loop does not:$panic_failure"
     exit 1
 fi
 
